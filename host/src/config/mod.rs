@@ -1,0 +1,303 @@
+//! Host configuration: a TOML file, then environment overrides, then
+//! defaults. With no file at all the host runs the embedded `local` backend.
+//!
+//! ```toml
+//! data_dir = "/var/lib/ballast"
+//!
+//! [runtime]
+//! memory_limit_mib = 64
+//!
+//! [backends.local]
+//! module = "builtin:local"
+//! capabilities = ["log", "kv", "local-disk"]
+//! settings = { default_size = "1GiB" }
+//! ```
+//!
+//! Environment: `BALLAST_<KEY>` overrides a top-level key and
+//! `BALLAST_<SECTION>__<KEY>` a nested one, e.g. `BALLAST_RUNTIME__CALL_TIMEOUT_SECS=30`
+//! or `BALLAST_BACKENDS__LOCAL__SETTINGS__DEFAULT_SIZE=2GiB`.
+//! This module only reads and checks settings; it never touches the machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::Capability;
+
+/// Where the host looks for a config file when none is named.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/ballast/config.toml";
+/// `module` value that selects the `local` backend built into the binary.
+pub const BUILTIN_LOCAL: &str = "builtin:local";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Persistent state: per-backend kv stores and disk images.
+    pub data_dir: PathBuf,
+    /// Compiled-module cache; defaults to `<data_dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+    pub runtime: RuntimeLimits,
+    /// Backends by name. Empty means: the embedded `local` backend.
+    pub backends: BTreeMap<String, BackendConfig>,
+}
+
+/// Bounds on every guest call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeLimits {
+    /// Linear memory a guest instance may grow to.
+    pub memory_limit_mib: u64,
+    /// CPU time a guest may spend running wasm in one call (host calls it
+    /// waits on do not count).
+    pub cpu_limit_ms: u64,
+    /// Wall-clock limit for one call, host calls included.
+    pub call_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Path of the backend's `.wasm` component, or `builtin:local`.
+    pub module: String,
+    /// Capabilities granted to the module, by interface name.
+    pub capabilities: Vec<String>,
+    /// Settings handed to the backend's `init` (keys case-insensitive).
+    pub settings: BTreeMap<String, String>,
+    /// Largest disk image the `local-disk` capability creates, in GiB.
+    pub max_image_gib: u64,
+    /// This machine's identity for the `instance` capability.
+    pub instance: InstanceConfig,
+}
+
+/// Identity served by the `instance` capability. Cloud metadata sources
+/// arrive with the cloud backends; until then it is static.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceConfig {
+    pub provider: Option<String>,
+    pub instance_id: Option<String>,
+    pub region: Option<String>,
+    pub zone: Option<String>,
+    pub instance_type: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("/var/lib/ballast"),
+            cache_dir: None,
+            runtime: RuntimeLimits::default(),
+            backends: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for RuntimeLimits {
+    fn default() -> Self {
+        RuntimeLimits { memory_limit_mib: 64, cpu_limit_ms: 5_000, call_timeout_secs: 90 }
+    }
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            module: String::new(),
+            capabilities: Vec::new(),
+            settings: BTreeMap::new(),
+            max_image_gib: 16 * 1024,
+            instance: InstanceConfig::default(),
+        }
+    }
+}
+
+impl BackendConfig {
+    /// The embedded default: the `local` backend with what it needs.
+    pub fn builtin_local() -> Self {
+        BackendConfig {
+            module: BUILTIN_LOCAL.into(),
+            capabilities: ["log", "kv", "local-disk"].map(String::from).to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The granted capabilities, parsed. Unknown names are an error that
+    /// lists the known ones.
+    pub fn granted(&self) -> Result<Vec<Capability>, ConfigError> {
+        self.capabilities
+            .iter()
+            .map(|name| Capability::from_name(name).ok_or_else(|| ConfigError::UnknownCapability(name.clone())))
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("unknown capability {0:?}; known: {known}", known = Capability::known_names())]
+    UnknownCapability(String),
+    #[error("backend {name:?}: {problem}")]
+    Backend { name: String, problem: String },
+}
+
+impl Config {
+    /// Load from `path` (or the default path if it exists), then the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(p) if !p.exists() => return Err(ConfigError::MissingFile(p.to_owned())),
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file(file));
+        }
+        // Only variables naming a config key: BALLAST_CONFIG, BALLAST_LOG and
+        // others belong to the CLI or the build, not to the config.
+        let env = Env::prefixed("BALLAST_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                ["data_dir", "cache_dir"].contains(&key.as_str())
+                    || key.starts_with("runtime__")
+                    || key.starts_with("backends__")
+            })
+            .split("__");
+        let mut config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.fill_defaults();
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Parse a TOML string (tests, `--config -`), with the same checks.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.fill_defaults();
+        config.check()?;
+        Ok(config)
+    }
+
+    /// No backends means the built-in `local`; a `local` section without a
+    /// module (e.g. only settings from the environment) means it too.
+    fn fill_defaults(&mut self) {
+        if self.backends.is_empty() {
+            self.backends.insert("local".into(), BackendConfig::builtin_local());
+        }
+        if let Some(local) = self.backends.get_mut("local")
+            && local.module.is_empty()
+        {
+            let builtin = BackendConfig::builtin_local();
+            local.module = builtin.module;
+            if local.capabilities.is_empty() {
+                local.capabilities = builtin.capabilities;
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        for (name, backend) in &self.backends {
+            let problem = |p: String| ConfigError::Backend { name: name.clone(), problem: p };
+            crate::names::check("backend", name).map_err(|e| problem(e.to_string()))?;
+            if backend.module.is_empty() {
+                return Err(problem("no `module` given (a .wasm path or builtin:local)".into()));
+            }
+            backend.granted()?;
+        }
+        let limits = &self.runtime;
+        if limits.memory_limit_mib == 0 || limits.cpu_limit_ms == 0 || limits.call_timeout_secs == 0 {
+            return Err(ConfigError::Backend {
+                name: "runtime".into(),
+                problem: "memory_limit_mib, cpu_limit_ms and call_timeout_secs must be above 0".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
+    }
+
+    /// Where one backend keeps its kv store and images.
+    pub fn backend_dir(&self, backend: &str) -> PathBuf {
+        self.data_dir.join("backends").join(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_runs_the_builtin_local_backend() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.backends.len(), 1);
+        assert_eq!(config.backends["local"], BackendConfig::builtin_local());
+        assert_eq!(config.cache_dir(), PathBuf::from("/var/lib/ballast/cache"));
+    }
+
+    #[test]
+    fn file_selects_backends_and_limits() {
+        let config = Config::from_toml(
+            r#"
+            data_dir = "/srv/b"
+            [runtime]
+            memory_limit_mib = 32
+            [backends.mine]
+            module = "/opt/mine.wasm"
+            capabilities = ["log", "instance"]
+            settings = { REGION = "eu-west-1" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.runtime.memory_limit_mib, 32);
+        assert_eq!(config.runtime.cpu_limit_ms, RuntimeLimits::default().cpu_limit_ms);
+        let mine = &config.backends["mine"];
+        assert_eq!(mine.granted().unwrap(), vec![Capability::Log, Capability::Instance]);
+        assert_eq!(mine.settings["REGION"], "eu-west-1");
+        assert!(!config.backends.contains_key("local"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ballast.toml", "data_dir = \"/srv/a\"\n[runtime]\ncpu_limit_ms = 100\n")?;
+            jail.set_env("BALLAST_DATA_DIR", "/srv/b");
+            jail.set_env("BALLAST_RUNTIME__CPU_LIMIT_MS", "250");
+            jail.set_env("BALLAST_BACKENDS__LOCAL__SETTINGS__DEFAULT_SIZE", "2GiB");
+            jail.set_env("BALLAST_SOMETHING_ELSE", "ignored, not a config key");
+            let config = Config::load(Some(Path::new("ballast.toml"))).unwrap();
+            assert_eq!(config.data_dir, PathBuf::from("/srv/b"));
+            assert_eq!(config.runtime.cpu_limit_ms, 250);
+            let local = &config.backends["local"];
+            assert_eq!(local.module, BUILTIN_LOCAL);
+            assert_eq!(local.settings["default_size"], "2GiB");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_file_that_is_missing_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/ballast.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ballast.toml does not exist"), "{err}");
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let cases = [
+            ("[backends.x]\nmodule = \"a.wasm\"\ncapabilities = [\"network\"]", "unknown capability \"network\""),
+            ("[backends.x]\ncapabilities = [\"log\"]", "no `module` given"),
+            ("[backends.\"../x\"]\nmodule = \"a.wasm\"", "invalid backend name"),
+            ("colour = \"blue\"", "unknown field"),
+            ("[runtime]\ncpu_limit_ms = 0", "must be above 0"),
+        ];
+        for (text, expected) in cases {
+            let err = Config::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?} gave {err:?}");
+        }
+    }
+}

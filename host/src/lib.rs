@@ -1,0 +1,10 @@
+//! Ballast: a Docker volume plugin host whose storage backends are sandboxed
+//! WebAssembly components.
+
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod fsutil;
+pub mod host;
+pub mod names;
+pub mod runtime;
