@@ -39,7 +39,14 @@ mod tests {
 
     #[test]
     fn accepts_docker_names() {
-        for ok in ["v1", "pg-data", "my_vol.2", "a", &"f".repeat(64), &"x".repeat(MAX_NAME_LEN)] {
+        for ok in [
+            "v1",
+            "pg-data",
+            "my_vol.2",
+            "a",
+            &"f".repeat(64),
+            &"x".repeat(MAX_NAME_LEN),
+        ] {
             assert_eq!(check("volume", ok), Ok(()), "{ok}");
         }
     }
@@ -47,9 +54,14 @@ mod tests {
     #[test]
     fn refuses_hostile_names() {
         let long = "x".repeat(MAX_NAME_LEN + 1);
-        for bad in ["", "../x", "a/b", ".hidden", "-x", "_x", "a b", "a\0b", "é", &long, ".."] {
+        for bad in [
+            "", "../x", "a/b", ".hidden", "-x", "_x", "a b", "a\0b", "é", &long, "..",
+        ] {
             let err = check("volume", bad).unwrap_err();
-            assert!(err.to_string().starts_with("invalid volume name"), "{bad}: {err}");
+            assert!(
+                err.to_string().starts_with("invalid volume name"),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -8,7 +8,9 @@ use ballast::runtime::builtin::BUILT_MODULES_DIR;
 
 fn ballast(config: Option<&Path>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ballast"));
-    cmd.args(args).env_remove("BALLAST_CONFIG").env("BALLAST_LOG", "warn");
+    cmd.args(args)
+        .env_remove("BALLAST_CONFIG")
+        .env("BALLAST_LOG", "warn");
     if let Some(config) = config {
         cmd.env("BALLAST_CONFIG", config);
     }
@@ -16,7 +18,11 @@ fn ballast(config: Option<&Path>, args: &[&str]) -> Output {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "ballast failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ballast failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -32,21 +38,45 @@ fn module_inspect_shows_the_capabilities_each_module_imports() {
     ];
     for (name, capabilities, world) in cases {
         let path = module(name);
-        let text = stdout(&ballast(None, &["module", "inspect", path.to_str().unwrap()]));
-        assert!(text.contains(&format!("capabilities:  {capabilities}\n")), "{name}:\n{text}");
-        assert!(text.contains(&format!("world:         {world}\n")), "{name}:\n{text}");
-        assert!(text.contains("wit:           ballast:backend@0.1.0"), "{name}:\n{text}");
-        assert!(text.contains("verdict:       loads in this host"), "{name}:\n{text}");
+        let text = stdout(&ballast(
+            None,
+            &["module", "inspect", path.to_str().unwrap()],
+        ));
+        assert!(
+            text.contains(&format!("capabilities:  {capabilities}\n")),
+            "{name}:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("world:         {world}\n")),
+            "{name}:\n{text}"
+        );
+        assert!(
+            text.contains("wit:           ballast:backend@0.1.0"),
+            "{name}:\n{text}"
+        );
+        assert!(
+            text.contains("verdict:       loads in this host"),
+            "{name}:\n{text}"
+        );
     }
 }
 
 #[test]
 fn module_inspect_json_and_wrong_version_verdict() {
     let path = module("ballast_test_wrong_version");
-    let out = stdout(&ballast(None, &["module", "inspect", "--json", path.to_str().unwrap()]));
+    let out = stdout(&ballast(
+        None,
+        &["module", "inspect", "--json", path.to_str().unwrap()],
+    ));
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["wit_version"], "1.0.0");
-    assert!(json["verdict"].as_str().unwrap().starts_with("refused by this host"), "{json}");
+    assert!(
+        json["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused by this host"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -60,10 +90,23 @@ fn module_inspect_of_a_missing_file_fails_clearly() {
 fn volume_commands_drive_the_default_local_backend() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, format!("data_dir = {:?}\n", dir.path().join("state").display().to_string())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n",
+            dir.path().join("state").display().to_string()
+        ),
+    )
+    .unwrap();
     let config = Some(config.as_path());
 
-    assert_eq!(stdout(&ballast(config, &["volume", "create", "cli1", "-o", "size=20MiB"])), "cli1\n");
+    assert_eq!(
+        stdout(&ballast(
+            config,
+            &["volume", "create", "cli1", "-o", "size=20MiB"]
+        )),
+        "cli1\n"
+    );
     let listed = stdout(&ballast(config, &["volume", "ls", "--json"]));
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["name"], "cli1");
@@ -74,17 +117,34 @@ fn volume_commands_drive_the_default_local_backend() {
 
     let bad = ballast(config, &["volume", "create", "a/b"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid volume name"), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("invalid volume name"),
+        "{bad:?}"
+    );
     let bad_opt = ballast(config, &["volume", "create", "x", "-o", "size"]);
-    assert!(String::from_utf8_lossy(&bad_opt.stderr).contains("not KEY=VALUE"), "{bad_opt:?}");
+    assert!(
+        String::from_utf8_lossy(&bad_opt.stderr).contains("not KEY=VALUE"),
+        "{bad_opt:?}"
+    );
 
-    assert_eq!(stdout(&ballast(config, &["volume", "rm", "cli1"])), "cli1\n");
-    assert_eq!(stdout(&ballast(config, &["volume", "ls", "--json"])).trim(), "[]");
+    assert_eq!(
+        stdout(&ballast(config, &["volume", "rm", "cli1"])),
+        "cli1\n"
+    );
+    assert_eq!(
+        stdout(&ballast(config, &["volume", "ls", "--json"])).trim(),
+        "[]"
+    );
 }
 
 #[test]
 fn help_is_available_everywhere() {
-    for args in [&["--help"][..], &["volume", "--help"], &["module", "inspect", "--help"], &["serve", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["volume", "--help"],
+        &["module", "inspect", "--help"],
+        &["serve", "--help"],
+    ] {
         let text = stdout(&ballast(None, args));
         assert!(text.contains("Usage:"), "{args:?}: {text}");
     }

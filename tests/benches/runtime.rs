@@ -60,11 +60,36 @@ async fn call_overhead() {
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path(), "").await.unwrap();
     let local = host.backend(None).unwrap();
-    local.create("bench", &[("size".into(), "16MiB".into())]).await.unwrap();
+    local
+        .create("bench", &[("size".into(), "16MiB".into())])
+        .await
+        .unwrap();
 
-    report("local get (kv read)", time_calls(|| async { local.get("bench").await.unwrap() }).await);
-    report("local get, missing name", time_calls(|| async { local.get("missing").await.unwrap() }).await);
-    report("local list (1 volume)", time_calls(|| async { local.list().await.unwrap() }).await);
+    report(
+        "local get (kv read)",
+        time_calls(|| async { local.get("bench").await.unwrap() }).await,
+    );
+    // No host I/O at all: the misbehaving guest refuses `resize` at once,
+    // so this is the bare cost of store + instantiate + init + call.
+    let config = format!(
+        "[backends.bad]\nmodule = {:?}\ncapabilities = [\"log\", \"kv\"]\n",
+        module("ballast_test_misbehave").display().to_string()
+    );
+    let bare_dir = tempfile::tempdir().unwrap();
+    let bare = ballast_tests::host(bare_dir.path(), &config).await.unwrap();
+    let bad = bare.backend(Some("bad")).unwrap();
+    report(
+        "bare call (no host I/O)",
+        time_calls(|| async { bad.resize("x", 1).await.unwrap_err() }).await,
+    );
+    report(
+        "local get, missing name",
+        time_calls(|| async { local.get("missing").await.unwrap() }).await,
+    );
+    report(
+        "local list (1 volume)",
+        time_calls(|| async { local.list().await.unwrap() }).await,
+    );
 }
 
 async fn time_calls<F, Fut, T>(mut call: F) -> Vec<Duration>
@@ -86,7 +111,11 @@ where
 
 fn report(what: &str, times: Vec<Duration>) {
     let (p50, p99) = (percentile(times.clone(), 50), percentile(times, 99));
-    println!("{what:<28} p50 {:>8.1} µs   p99 {:>8.1} µs", us(p50), us(p99));
+    println!(
+        "{what:<28} p50 {:>8.1} µs   p99 {:>8.1} µs",
+        us(p50),
+        us(p99)
+    );
 }
 
 fn percentile(mut times: Vec<Duration>, p: usize) -> Duration {

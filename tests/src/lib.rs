@@ -11,7 +11,11 @@ use ballast::runtime::builtin::BUILT_MODULES_DIR;
 /// Path of a component built by host/build.rs, e.g. `module("ballast_local")`.
 pub fn module(name: &str) -> PathBuf {
     let path = Path::new(BUILT_MODULES_DIR).join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing; host/build.rs builds it", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing; host/build.rs builds it",
+        path.display()
+    );
     path
 }
 
@@ -20,9 +24,16 @@ pub fn module(name: &str) -> PathBuf {
 /// build its binary); it sits beside the `deps/` directory of this test.
 pub fn ballast_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
     let bin = profile_dir.join("ballast");
-    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 

@@ -24,79 +24,115 @@ fn misbehave_config(capabilities: &str) -> String {
 }
 
 async fn misbehaving_host(dir: &std::path::Path) -> ballast::host::Host {
-    host(dir, &misbehave_config(r#""log", "kv""#)).await.expect("misbehave module loads")
+    host(dir, &misbehave_config(r#""log", "kv""#))
+        .await
+        .expect("misbehave module loads")
 }
 
 /// After a failed call, an ordinary call on the same host still works.
 async fn still_serves(host: &ballast::host::Host, name: &str) {
     let backend = host.backend(Some("bad")).unwrap();
-    let volume = backend.create(name, &[]).await.expect("a normal call after a failure");
+    let volume = backend
+        .create(name, &[])
+        .await
+        .expect("a normal call after a failure");
     assert_eq!(volume.name, name);
-    assert_eq!(backend.get(name).await.unwrap().map(|v| v.name), Some(name.to_string()));
+    assert_eq!(
+        backend.get(name).await.unwrap().map(|v| v.name),
+        Some(name.to_string())
+    );
+}
+
+/// `create(trigger)` makes the guest misbehave: the call fails the way
+/// `expected` says, with `text` in its message, and the host then still serves.
+async fn fails_then_recovers(trigger: &str, expected: fn(&CallError) -> bool, text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = misbehaving_host(dir.path()).await;
+    let err = host
+        .backend(Some("bad"))
+        .unwrap()
+        .create(trigger, &[])
+        .await
+        .unwrap_err();
+    assert!(expected(&err), "{trigger}: {err:?}");
+    assert!(err.to_string().contains(text), "{trigger}: {err}");
+    still_serves(&host, &format!("after-{trigger}")).await;
 }
 
 #[tokio::test]
 async fn endless_loop_is_stopped_by_the_cpu_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = misbehaving_host(dir.path()).await;
-    let err = host.backend(Some("bad")).unwrap().create("loop", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Cpu { .. }), "{err:?}");
-    assert!(err.to_string().contains("CPU budget of 300 ms"), "{err}");
-    still_serves(&host, "after-loop").await;
+    fails_then_recovers(
+        "loop",
+        |e| matches!(e, CallError::Cpu { .. }),
+        "CPU budget of 300 ms",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn memory_bomb_is_stopped_by_the_memory_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = misbehaving_host(dir.path()).await;
-    let err = host.backend(Some("bad")).unwrap().create("bomb", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Memory { .. }), "{err:?}");
-    assert!(err.to_string().contains("over the limit of 32 MiB"), "{err}");
-    still_serves(&host, "after-bomb").await;
+    fails_then_recovers(
+        "bomb",
+        |e| matches!(e, CallError::Memory { .. }),
+        "over the limit of 32 MiB",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn panic_is_reported_with_its_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = misbehaving_host(dir.path()).await;
-    let err = host.backend(Some("bad")).unwrap().create("panic", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Crashed { .. }), "{err:?}");
-    assert!(err.to_string().contains("deliberate panic in create"), "{err}");
-    still_serves(&host, "after-panic").await;
+    fails_then_recovers(
+        "panic",
+        |e| matches!(e, CallError::Crashed { .. }),
+        "deliberate panic in create",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn trap_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = misbehaving_host(dir.path()).await;
-    let err = host.backend(Some("bad")).unwrap().create("trap", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Crashed { .. }), "{err:?}");
-    assert!(err.to_string().contains("unreachable"), "{err}");
-    still_serves(&host, "after-trap").await;
+    fails_then_recovers(
+        "trap",
+        |e| matches!(e, CallError::Crashed { .. }),
+        "unreachable",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn guest_blocked_in_a_host_call_is_stopped_by_the_wall_clock() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = misbehaving_host(dir.path()).await;
-    let err = host.backend(Some("bad")).unwrap().create("sleep", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Timeout { secs: 3, .. }), "{err:?}");
-    still_serves(&host, "after-sleep").await;
+    fails_then_recovers(
+        "sleep",
+        |e| matches!(e, CallError::Timeout { secs: 3, .. }),
+        "no answer within 3 s",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn backend_errors_pass_through_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let host = misbehaving_host(dir.path()).await;
-    let err = host.backend(Some("bad")).unwrap().resize("x", 1).await.unwrap_err();
-    assert!(matches!(err, CallError::Backend(BackendError::InvalidArgument(_))), "{err:?}");
+    let err = host
+        .backend(Some("bad"))
+        .unwrap()
+        .resize("x", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::Backend(BackendError::InvalidArgument(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn ungranted_capability_is_refused_at_load_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_error(dir.path(), &misbehave_config(r#""log""#)).await;
-    assert!(err.contains("imports capability `kv`, which is not granted (granted: log)"), "{err}");
+    assert!(
+        err.contains("imports capability `kv`, which is not granted (granted: log)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -107,16 +143,30 @@ async fn incompatible_wit_major_is_refused_naming_both_versions() {
         module("ballast_test_wrong_version").display().to_string()
     );
     let err = load_error(dir.path(), &config).await;
-    assert!(err.contains("ballast:backend@1.0.0") && err.contains("ballast:backend@0.1.0"), "{err}");
+    assert!(
+        err.contains("ballast:backend@1.0.0") && err.contains("ballast:backend@0.1.0"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn missing_and_garbage_modules_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let err = load_error(dir.path(), "[backends.x]\nmodule = \"/nonexistent/x.wasm\"\n").await;
+    let err = load_error(
+        dir.path(),
+        "[backends.x]\nmodule = \"/nonexistent/x.wasm\"\n",
+    )
+    .await;
     assert!(err.contains("reading module /nonexistent/x.wasm"), "{err}");
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm\x01\0\0\0").unwrap();
-    let err = load_error(dir.path(), &format!("[backends.x]\nmodule = {:?}\n", junk.display().to_string())).await;
-    assert!(err.contains("core WebAssembly module, not a component"), "{err}");
+    let err = load_error(
+        dir.path(),
+        &format!("[backends.x]\nmodule = {:?}\n", junk.display().to_string()),
+    )
+    .await;
+    assert!(
+        err.contains("core WebAssembly module, not a component"),
+        "{err}"
+    );
 }

@@ -10,22 +10,24 @@ const GIB: u64 = 1 << 30;
 
 /// Largest volume: far more than a local disk holds, small enough that a
 /// typo (`1PiB`) is caught here rather than by the host.
-pub const MAX_SIZE: u64 = 16 << 40;
+const MAX_SIZE: u64 = 16 << 40;
 
 /// Filesystems the host can create on a volume.
-pub const FS_TYPES: [&str; 2] = ["ext4", "xfs"];
+const FS_TYPES: [&str; 2] = ["ext4", "xfs"];
 
 /// Smallest volume `fs_type` can be made on: mkfs.xfs refuses anything
 /// under 300 MiB; ext4 works much smaller, 16 MiB keeps it useful.
-pub fn min_size(fs_type: &str) -> u64 {
+fn min_size(fs_type: &str) -> u64 {
     match fs_type {
         "xfs" => 300 * MIB,
         _ => 16 * MIB,
     }
 }
 
-/// `invalid-argument` unless `size_bytes` suits `fs_type`.
-pub fn check_size(size_bytes: u64, fs_type: &str) -> Result<()> {
+/// `size_bytes` rounded up to a whole MiB, as the host rounds images (so
+/// sizes compare like with like); `invalid-argument` unless it suits
+/// `fs_type`.
+pub fn checked_size(size_bytes: u64, fs_type: &str) -> Result<u64> {
     let min = min_size(fs_type);
     if size_bytes < min {
         return Err(Error::invalid_argument(format!(
@@ -41,7 +43,7 @@ pub fn check_size(size_bytes: u64, fs_type: &str) -> Result<()> {
             format_size(MAX_SIZE)
         )));
     }
-    Ok(())
+    Ok(size_bytes.div_ceil(MIB) * MIB)
 }
 
 /// What a volume gets when `create` does not say.
@@ -61,7 +63,7 @@ impl Defaults {
             .take_one_of(&["default_fstype"], &FS_TYPES)?
             .unwrap_or_else(|| "ext4".into());
         settings.finish()?;
-        check_size(size_bytes, &fs_type).map_err(|err| {
+        let size_bytes = checked_size(size_bytes, &fs_type).map_err(|err| {
             Error::invalid_argument(format!("setting default_size: {}", err.message()))
         })?;
         Ok(Defaults {
@@ -74,7 +76,7 @@ impl Defaults {
 /// The options `create` was given, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    /// Explicit `size`, if given.
+    /// Explicit `size` (rounded up to a whole MiB), if given.
     pub size_bytes: Option<u64>,
     /// Explicit `fstype`, if given.
     pub fs_type: Option<String>,
@@ -91,9 +93,10 @@ impl Request {
         let size_bytes = options.take_size(&["size"])?;
         let fs_type = options.take_one_of(&["fstype"], &FS_TYPES)?;
         options.finish()?;
-        let new_size = size_bytes.unwrap_or(defaults.size_bytes);
         let new_fs_type = fs_type.clone().unwrap_or_else(|| defaults.fs_type.clone());
-        check_size(new_size, &new_fs_type)?;
+        let new_size = checked_size(size_bytes.unwrap_or(defaults.size_bytes), &new_fs_type)?;
+        // An explicit size is what new_size was made from.
+        let size_bytes = size_bytes.map(|_| new_size);
         Ok(Request {
             size_bytes,
             fs_type,
@@ -163,6 +166,12 @@ mod tests {
             req.unwrap_err()
                 .message()
                 .contains("too small for xfs: the minimum is 300 MiB")
+        );
+        let req = request(&[("size", "100000000B")]).unwrap();
+        assert_eq!(
+            (req.size_bytes, req.new_size),
+            (Some(96 * MIB), 96 * MIB),
+            "rounded up to MiB"
         );
         let req = request(&[("size", "20"), ("fstype", "xfs")]).unwrap();
         assert_eq!(

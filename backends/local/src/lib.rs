@@ -17,7 +17,7 @@ use ballast_sdk::{
     Settings, Volume, VolumeKind, VolumeName, format_size, log,
 };
 
-use config::{Defaults, MAX_SIZE, Request};
+use config::{Defaults, Request};
 use record::Record;
 
 /// The backend, configured by its settings.
@@ -100,18 +100,12 @@ impl Backend for Local {
 
     fn resize(&self, name: &VolumeName, size_bytes: u64) -> Result<Volume> {
         let mut record = load_existing(name)?;
-        if size_bytes <= record.size_bytes {
+        let size_bytes = config::checked_size(size_bytes, &record.fs_type)?;
+        if size_bytes < record.size_bytes {
             return Err(Error::invalid_argument(format!(
-                "volume {name} is {}; the new size {} must be larger (shrinking would cut the filesystem)",
+                "volume {name} is {}; the new size {} must not be smaller (shrinking would cut the filesystem)",
                 format_size(record.size_bytes),
                 format_size(size_bytes)
-            )));
-        }
-        if size_bytes > MAX_SIZE {
-            return Err(Error::invalid_argument(format!(
-                "size {} is over the maximum of {}",
-                format_size(size_bytes),
-                format_size(MAX_SIZE)
             )));
         }
         let image = existing_image(name)?;

@@ -30,7 +30,11 @@ fn machine_id() -> String {
 
 impl Host for HostState {
     async fn get_identity(&mut self) -> wasmtime::Result<Result<Identity, BackendError>> {
-        let identity = self.caps.instance.clone().ok_or_else(|| not_granted(Capability::Instance))?;
+        let identity = self
+            .caps
+            .instance
+            .clone()
+            .ok_or_else(|| not_granted(Capability::Instance))?;
         Ok(Ok(identity))
     }
 }

@@ -33,7 +33,10 @@ impl KvStore {
     /// Open (creating) the store in directory `dir`.
     pub fn open(dir: &Path) -> io::Result<KvStore> {
         fsutil::create_private_dir(dir)?;
-        Ok(KvStore { data: dir.join("kv.json"), lock: dir.join("kv.lock") })
+        Ok(KvStore {
+            data: dir.join("kv.json"),
+            lock: dir.join("kv.lock"),
+        })
     }
 
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
@@ -42,7 +45,8 @@ impl KvStore {
     }
 
     pub fn set(&self, key: &str, value: Vec<u8>) -> Result<(), BackendError> {
-        self.compare_and_swap_inner(key, None, Some(value)).map(|_| ())
+        self.compare_and_swap_inner(key, None, Some(value))
+            .map(|_| ())
     }
 
     pub fn delete(&self, key: &str) -> Result<bool, BackendError> {
@@ -55,7 +59,14 @@ impl KvStore {
 
     pub fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         self.locked(false, |entries| {
-            Ok((entries.keys().filter(|k| k.starts_with(prefix)).cloned().collect(), false))
+            Ok((
+                entries
+                    .keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .cloned()
+                    .collect(),
+                false,
+            ))
         })
     }
 
@@ -115,12 +126,23 @@ impl KvStore {
         exclusive: bool,
         f: impl FnOnce(&mut Entries) -> Result<(R, bool), BackendError>,
     ) -> Result<R, BackendError> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&self.lock).map_err(unavailable)?;
-        if exclusive { lock.lock() } else { lock.lock_shared() }.map_err(unavailable)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)
+            .map_err(unavailable)?;
+        if exclusive {
+            lock.lock()
+        } else {
+            lock.lock_shared()
+        }
+        .map_err(unavailable)?;
         let mut entries = self.read()?;
         let (result, changed) = f(&mut entries)?;
         if changed {
-            let json = serde_json::to_vec_pretty(&entries).map_err(|e| BackendError::Internal(e.to_string()))?;
+            let json = serde_json::to_vec_pretty(&entries)
+                .map_err(|e| BackendError::Internal(e.to_string()))?;
             fsutil::write_atomic(&self.data, &json).map_err(unavailable)?;
         }
         drop(lock);
@@ -129,8 +151,9 @@ impl KvStore {
 
     fn read(&self) -> Result<Entries, BackendError> {
         match fs::read(&self.data) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| BackendError::Internal(format!("kv store {} is corrupt: {e}", self.data.display()))),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                BackendError::Internal(format!("kv store {} is corrupt: {e}", self.data.display()))
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Entries::new()),
             Err(e) => Err(unavailable(e)),
         }
@@ -140,7 +163,11 @@ impl KvStore {
 fn lookup(entries: &Entries, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
     entries
         .get(key)
-        .map(|v| hex::decode(v).map_err(|e| BackendError::Internal(format!("kv value for {key:?} is corrupt: {e}"))))
+        .map(|v| {
+            hex::decode(v).map_err(|e| {
+                BackendError::Internal(format!("kv value for {key:?} is corrupt: {e}"))
+            })
+        })
         .transpose()
 }
 
@@ -160,17 +187,27 @@ fn unavailable(e: io::Error) -> BackendError {
 
 impl HostState {
     fn kv(&self) -> wasmtime::Result<Arc<KvStore>> {
-        self.caps.kv.clone().ok_or_else(|| not_granted(Capability::Kv))
+        self.caps
+            .kv
+            .clone()
+            .ok_or_else(|| not_granted(Capability::Kv))
     }
 }
 
 impl Host for HostState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, BackendError>> {
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, BackendError>> {
         let kv = self.kv()?;
         blocking(move || kv.get(&key)).await
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), BackendError>> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), BackendError>> {
         let kv = self.kv()?;
         blocking(move || kv.set(&key, value)).await
     }
@@ -180,7 +217,10 @@ impl Host for HostState {
         blocking(move || kv.delete(&key)).await
     }
 
-    async fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, BackendError>> {
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+    ) -> wasmtime::Result<Result<Vec<String>, BackendError>> {
         let kv = self.kv()?;
         blocking(move || kv.list_keys(&prefix)).await
     }
@@ -195,7 +235,6 @@ impl Host for HostState {
         blocking(move || kv.compare_and_swap(&key, expected, new)).await
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -215,7 +254,10 @@ mod tests {
         kv.set("other", vec![1]).unwrap();
         let again = KvStore::open(&dir.path().join("kv")).unwrap();
         assert_eq!(again.get("volume/b").unwrap(), Some(vec![0, 255]));
-        assert_eq!(again.list_keys("volume/").unwrap(), vec!["volume/a", "volume/b"]);
+        assert_eq!(
+            again.list_keys("volume/").unwrap(),
+            vec!["volume/a", "volume/b"]
+        );
         assert!(again.delete("volume/a").unwrap());
         assert!(!again.delete("volume/a").unwrap());
         assert_eq!(again.get("volume/a").unwrap(), None);
@@ -225,8 +267,14 @@ mod tests {
     fn compare_and_swap_only_swaps_on_match() {
         let (_dir, kv) = store();
         assert!(kv.compare_and_swap("k", None, Some(vec![1])).unwrap());
-        assert!(!kv.compare_and_swap("k", None, Some(vec![2])).unwrap(), "absent expected, present found");
-        assert!(!kv.compare_and_swap("k", Some(vec![9]), Some(vec![2])).unwrap());
+        assert!(
+            !kv.compare_and_swap("k", None, Some(vec![2])).unwrap(),
+            "absent expected, present found"
+        );
+        assert!(
+            !kv.compare_and_swap("k", Some(vec![9]), Some(vec![2]))
+                .unwrap()
+        );
         assert_eq!(kv.get("k").unwrap(), Some(vec![1]));
         assert!(kv.compare_and_swap("k", Some(vec![1]), None).unwrap());
         assert_eq!(kv.get("k").unwrap(), None);
@@ -235,9 +283,18 @@ mod tests {
     #[test]
     fn oversized_keys_and_values_are_refused() {
         let (_dir, kv) = store();
-        assert!(matches!(kv.set("", vec![]), Err(BackendError::InvalidArgument(_))));
-        assert!(matches!(kv.set(&"k".repeat(MAX_KEY_BYTES + 1), vec![]), Err(BackendError::InvalidArgument(_))));
-        assert!(matches!(kv.set("k", vec![0; MAX_VALUE_BYTES + 1]), Err(BackendError::InvalidArgument(_))));
+        assert!(matches!(
+            kv.set("", vec![]),
+            Err(BackendError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            kv.set(&"k".repeat(MAX_KEY_BYTES + 1), vec![]),
+            Err(BackendError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            kv.set("k", vec![0; MAX_VALUE_BYTES + 1]),
+            Err(BackendError::InvalidArgument(_))
+        ));
         assert_eq!(kv.get("k").unwrap(), None);
     }
 
@@ -248,7 +305,9 @@ mod tests {
         let winners: usize = (0..8)
             .map(|i| {
                 let kv = kv.clone();
-                std::thread::spawn(move || kv.compare_and_swap("claim", None, Some(vec![i])).unwrap())
+                std::thread::spawn(move || {
+                    kv.compare_and_swap("claim", None, Some(vec![i])).unwrap()
+                })
             })
             .collect::<Vec<_>>()
             .into_iter()

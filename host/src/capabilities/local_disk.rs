@@ -29,7 +29,10 @@ impl LocalDisk {
     /// Images live in `dir` (created 0700); none may exceed `max_gib`.
     pub fn open(dir: &Path, max_gib: u64) -> io::Result<LocalDisk> {
         fsutil::create_private_dir(dir)?;
-        Ok(LocalDisk { dir: dir.to_owned(), max_bytes: max_gib.saturating_mul(GIB) })
+        Ok(LocalDisk {
+            dir: dir.to_owned(),
+            max_bytes: max_gib.saturating_mul(GIB),
+        })
     }
 
     /// The directory every image of this backend lives in.
@@ -42,10 +45,16 @@ impl LocalDisk {
     pub fn create(&self, name: &str, size_bytes: u64) -> Result<Image, BackendError> {
         let path = self.path(name)?;
         let size = self.check_size(size_bytes)?;
-        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => BackendError::AlreadyExists(format!("image {name:?} exists already")),
-            _ => unavailable(&path, e),
-        })?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => {
+                    BackendError::AlreadyExists(format!("image {name:?} exists already"))
+                }
+                _ => unavailable(&path, e),
+            })?;
         if let Err(e) = file.set_len(size).and_then(|()| file.sync_all()) {
             let _ = fs::remove_file(&path);
             return Err(unavailable(&path, e));
@@ -56,15 +65,22 @@ impl LocalDisk {
     pub fn resize(&self, name: &str, size_bytes: u64) -> Result<Image, BackendError> {
         let path = self.path(name)?;
         let size = self.check_size(size_bytes)?;
-        let current = self.get(name)?.ok_or_else(|| BackendError::NotFound(format!("image {name:?} does not exist")))?;
+        let current = self
+            .get(name)?
+            .ok_or_else(|| BackendError::NotFound(format!("image {name:?} does not exist")))?;
         if size < current.size_bytes {
             return Err(BackendError::InvalidArgument(format!(
                 "image {name:?} is {} bytes; shrinking it to {size} would destroy data",
                 current.size_bytes
             )));
         }
-        let file = OpenOptions::new().write(true).open(&path).map_err(|e| unavailable(&path, e))?;
-        file.set_len(size).and_then(|()| file.sync_all()).map_err(|e| unavailable(&path, e))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| unavailable(&path, e))?;
+        file.set_len(size)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| unavailable(&path, e))?;
         self.image(name, &path)
     }
 
@@ -92,7 +108,9 @@ impl LocalDisk {
         for entry in entries {
             let entry = entry.map_err(|e| unavailable(&self.dir, e))?;
             let file_name = entry.file_name();
-            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else { continue };
+            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else {
+                continue;
+            };
             if names::check("image", name).is_ok() {
                 images.push(self.image(name, &entry.path())?);
             }
@@ -108,7 +126,9 @@ impl LocalDisk {
 
     fn check_size(&self, size_bytes: u64) -> Result<u64, BackendError> {
         if size_bytes == 0 {
-            return Err(BackendError::InvalidArgument("image size must be above 0".into()));
+            return Err(BackendError::InvalidArgument(
+                "image size must be above 0".into(),
+            ));
         }
         if size_bytes > self.max_bytes {
             return Err(BackendError::InvalidArgument(format!(
@@ -124,7 +144,10 @@ impl LocalDisk {
     fn image(&self, name: &str, path: &Path) -> Result<Image, BackendError> {
         let meta = fs::symlink_metadata(path).map_err(|e| unavailable(path, e))?;
         if !meta.file_type().is_file() {
-            return Err(BackendError::Conflict(format!("{} is not a regular file", path.display())));
+            return Err(BackendError::Conflict(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
         }
         Ok(Image {
             name: name.to_string(),
@@ -141,17 +164,28 @@ fn unavailable(path: &Path, e: io::Error) -> BackendError {
 
 impl HostState {
     fn local_disk(&self) -> wasmtime::Result<Arc<LocalDisk>> {
-        self.caps.local_disk.clone().ok_or_else(|| not_granted(Capability::LocalDisk))
+        self.caps
+            .local_disk
+            .clone()
+            .ok_or_else(|| not_granted(Capability::LocalDisk))
     }
 }
 
 impl Host for HostState {
-    async fn create(&mut self, name: String, size_bytes: u64) -> wasmtime::Result<Result<Image, BackendError>> {
+    async fn create(
+        &mut self,
+        name: String,
+        size_bytes: u64,
+    ) -> wasmtime::Result<Result<Image, BackendError>> {
         let disk = self.local_disk()?;
         blocking(move || disk.create(&name, size_bytes)).await
     }
 
-    async fn resize(&mut self, name: String, size_bytes: u64) -> wasmtime::Result<Result<Image, BackendError>> {
+    async fn resize(
+        &mut self,
+        name: String,
+        size_bytes: u64,
+    ) -> wasmtime::Result<Result<Image, BackendError>> {
         let disk = self.local_disk()?;
         blocking(move || disk.resize(&name, size_bytes)).await
     }
@@ -187,11 +221,28 @@ mod tests {
         let (_dir, disk) = disk();
         let image = disk.create("v1", 64 * MIB + 1).unwrap();
         assert_eq!(image.size_bytes, 65 * MIB);
-        assert!(image.allocated_bytes < MIB, "sparse: {} allocated", image.allocated_bytes);
-        assert!(matches!(disk.create("v1", MIB), Err(BackendError::AlreadyExists(_))));
+        assert!(
+            image.allocated_bytes < MIB,
+            "sparse: {} allocated",
+            image.allocated_bytes
+        );
+        assert!(matches!(
+            disk.create("v1", MIB),
+            Err(BackendError::AlreadyExists(_))
+        ));
         assert_eq!(disk.resize("v1", 128 * MIB).unwrap().size_bytes, 128 * MIB);
-        assert!(matches!(disk.resize("v1", MIB), Err(BackendError::InvalidArgument(_))));
-        assert_eq!(disk.list().unwrap().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["v1"]);
+        assert!(matches!(
+            disk.resize("v1", MIB),
+            Err(BackendError::InvalidArgument(_))
+        ));
+        assert_eq!(
+            disk.list()
+                .unwrap()
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>(),
+            ["v1"]
+        );
         assert!(disk.remove("v1").unwrap());
         assert!(!disk.remove("v1").unwrap());
         assert_eq!(disk.get("v1").unwrap(), None);
@@ -201,10 +252,22 @@ mod tests {
     fn bad_names_and_sizes_create_nothing() {
         let (_dir, disk) = disk();
         for name in ["../x", "a/b", "", ".x"] {
-            assert!(matches!(disk.create(name, MIB), Err(BackendError::InvalidArgument(_))), "{name}");
+            assert!(
+                matches!(
+                    disk.create(name, MIB),
+                    Err(BackendError::InvalidArgument(_))
+                ),
+                "{name}"
+            );
         }
-        assert!(matches!(disk.create("big", 2 * GIB), Err(BackendError::InvalidArgument(_))));
-        assert!(matches!(disk.create("zero", 0), Err(BackendError::InvalidArgument(_))));
+        assert!(matches!(
+            disk.create("big", 2 * GIB),
+            Err(BackendError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            disk.create("zero", 0),
+            Err(BackendError::InvalidArgument(_))
+        ));
         assert!(disk.list().unwrap().is_empty());
         assert_eq!(fs::read_dir(disk.dir()).unwrap().count(), 0);
     }
@@ -212,8 +275,12 @@ mod tests {
     #[test]
     fn a_symlink_in_the_directory_is_not_followed() {
         let (dir, disk) = disk();
-        std::os::unix::fs::symlink(dir.path().join("elsewhere"), disk.dir().join("evil.img")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), disk.dir().join("evil.img"))
+            .unwrap();
         assert!(matches!(disk.get("evil"), Err(BackendError::Conflict(_))));
-        assert!(matches!(disk.create("evil", MIB), Err(BackendError::AlreadyExists(_))));
+        assert!(matches!(
+            disk.create("evil", MIB),
+            Err(BackendError::AlreadyExists(_))
+        ));
     }
 }

@@ -9,13 +9,22 @@ use crate::runtime::store::HostState;
 const MAX_MESSAGE_BYTES: usize = 4096;
 
 impl Host for HostState {
-    async fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+    async fn log(
+        &mut self,
+        level: Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         if !self.caps.granted.contains(&Capability::Log) {
             return Err(not_granted(Capability::Log));
         }
         let backend = self.caps.backend.as_str();
         let message = truncate(&message);
-        let fields = fields.iter().map(|(k, v)| format!("{}={}", truncate(k), truncate(v))).collect::<Vec<_>>().join(" ");
+        let fields = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", truncate(k), truncate(v)))
+            .collect::<Vec<_>>()
+            .join(" ");
         match level {
             Level::Trace => tracing::trace!(target: "ballast::guest", backend, fields, "{message}"),
             Level::Debug => tracing::debug!(target: "ballast::guest", backend, fields, "{message}"),

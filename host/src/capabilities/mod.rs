@@ -10,7 +10,12 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [Capability::Log, Capability::Kv, Capability::Instance, Capability::LocalDisk];
+    pub const ALL: [Capability; 4] = [
+        Capability::Log,
+        Capability::Kv,
+        Capability::Instance,
+        Capability::LocalDisk,
+    ];
 
     /// The WIT interface name, which is also the name used in config.
     pub fn name(self) -> &'static str {
@@ -42,8 +47,8 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::config::BackendConfig;
-use crate::runtime::bindings::ballast::backend as wit;
 use crate::runtime::bindings::BackendError;
+use crate::runtime::bindings::ballast::backend as wit;
 use crate::runtime::store::HostState;
 
 /// What the capabilities of one backend work with. Shared by every call to
@@ -60,12 +65,19 @@ pub struct CapabilityContext {
 impl CapabilityContext {
     /// Set up the granted capabilities of backend `name`, keeping its files
     /// under `dir`.
-    pub fn new(name: &str, config: &BackendConfig, dir: &Path) -> anyhow::Result<CapabilityContext> {
+    pub fn new(
+        name: &str,
+        config: &BackendConfig,
+        dir: &Path,
+    ) -> anyhow::Result<CapabilityContext> {
         let granted = config.granted()?;
         let has = |c| granted.contains(&c);
         Ok(CapabilityContext {
             backend: name.to_string(),
-            kv: has(Capability::Kv).then(|| kv::KvStore::open(&dir.join("kv"))).transpose()?.map(Arc::new),
+            kv: has(Capability::Kv)
+                .then(|| kv::KvStore::open(&dir.join("kv")))
+                .transpose()?
+                .map(Arc::new),
             local_disk: has(Capability::LocalDisk)
                 .then(|| local_disk::LocalDisk::open(&dir.join("images"), config.max_image_gib))
                 .transpose()?
@@ -85,7 +97,9 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
             Capability::Log => wit::log::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
             Capability::Kv => wit::kv::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
             Capability::Instance => wit::instance::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
-            Capability::LocalDisk => wit::local_disk::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
+            Capability::LocalDisk => {
+                wit::local_disk::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?
+            }
         }
     }
     Ok(())

@@ -13,7 +13,11 @@ use crate::config::Config;
 use crate::host::Host;
 
 #[derive(Parser)]
-#[command(name = "ballast", version, about = "Docker volume plugin host with sandboxed WebAssembly storage backends")]
+#[command(
+    name = "ballast",
+    version,
+    about = "Docker volume plugin host with sandboxed WebAssembly storage backends"
+)]
 pub struct Cli {
     /// Config file (TOML). Default: /etc/ballast/config.toml if it exists,
     /// else the built-in `local` backend.
@@ -73,9 +77,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let host = Host::load(config, None).await?;
     let names: Vec<&str> = host.backends.keys().map(String::as_str).collect();
     tracing::info!(backends = ?names, "ballast ready");
-    tokio::signal::ctrl_c().await?;
+    wait_for_stop_signal().await?;
     tracing::info!("stopping");
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (docker, systemd).
+async fn wait_for_stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = term.recv() => Ok(()),
+    }
 }
 
 fn fail(err: anyhow::Error) -> ExitCode {
@@ -84,8 +98,11 @@ fn fail(err: anyhow::Error) -> ExitCode {
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -31,7 +31,10 @@ pub fn run(cmd: ModuleCommand) -> anyhow::Result<()> {
         Err(e) => format!("refused by this host: {e}"),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&file, &info, &verdict))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&file, &info, &verdict))?
+        );
     } else {
         print_text(&file, &info, &verdict);
     }
@@ -56,17 +59,34 @@ fn to_json(file: &std::path::Path, info: &ModuleInfo, verdict: &str) -> serde_js
 }
 
 fn print_text(file: &std::path::Path, info: &ModuleInfo, verdict: &str) {
-    let version = info.wit_version.as_ref().map_or("none".into(), |v| format!("{WIT_PACKAGE}@{v}"));
+    let version = info
+        .wit_version
+        .as_ref()
+        .map_or("none".into(), |v| format!("{WIT_PACKAGE}@{v}"));
     let caps: Vec<&str> = info.capabilities.iter().map(|c| c.name()).collect();
     println!("file:          {}", file.display());
-    println!("size:          {} bytes ({:.1} KiB)", info.size_bytes, info.size_bytes as f64 / 1024.0);
+    println!(
+        "size:          {} bytes ({:.1} KiB)",
+        info.size_bytes,
+        info.size_bytes as f64 / 1024.0
+    );
     println!("wit:           {version} (host: {WIT_PACKAGE}@{WIT_VERSION})");
     println!("world:         {}", info.world().unwrap_or("none"));
-    println!("capabilities:  {}", if caps.is_empty() { "none".into() } else { caps.join(", ") });
+    println!(
+        "capabilities:  {}",
+        if caps.is_empty() {
+            "none".into()
+        } else {
+            caps.join(", ")
+        }
+    );
     for other in info.unknown_interfaces.iter().chain(&info.foreign_imports) {
         println!("also imports:  {other}");
     }
-    println!("wasi:          {} interfaces, linked with nothing granted", info.wasi_imports.len());
+    println!(
+        "wasi:          {} interfaces, linked with nothing granted",
+        info.wasi_imports.len()
+    );
     println!("exports:       {}", info.exports.join(", "));
     println!("verdict:       {verdict}");
 }

@@ -61,7 +61,12 @@ pub async fn run(cmd: VolumeCommand, config: Config) -> anyhow::Result<()> {
         VolumeCommand::Ls { .. } => {
             println!("{:<40} {:>14}  ATTACHED", "NAME", "SIZE");
             for v in backend.list().await? {
-                println!("{:<40} {:>14}  {}", v.name, v.size_bytes, v.attached_to.join(","));
+                println!(
+                    "{:<40} {:>14}  {}",
+                    v.name,
+                    v.size_bytes,
+                    v.attached_to.join(",")
+                );
             }
         }
         VolumeCommand::Create { name, options, .. } => {
@@ -70,7 +75,10 @@ pub async fn run(cmd: VolumeCommand, config: Config) -> anyhow::Result<()> {
             println!("{}", volume.name);
         }
         VolumeCommand::Inspect { name, .. } => {
-            let volume = backend.get(&name).await?.with_context(|| format!("no volume {name:?}"))?;
+            let volume = backend
+                .get(&name)
+                .await?
+                .with_context(|| format!("no volume {name:?}"))?;
             println!("{}", serde_json::to_string_pretty(&volume_json(&volume))?);
         }
         VolumeCommand::Rm { name, force, .. } => {

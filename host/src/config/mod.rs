@@ -97,7 +97,11 @@ impl Default for Config {
 
 impl Default for RuntimeLimits {
     fn default() -> Self {
-        RuntimeLimits { memory_limit_mib: 64, cpu_limit_ms: 5_000, call_timeout_secs: 90 }
+        RuntimeLimits {
+            memory_limit_mib: 64,
+            cpu_limit_ms: 5_000,
+            call_timeout_secs: 90,
+        }
     }
 }
 
@@ -128,7 +132,10 @@ impl BackendConfig {
     pub fn granted(&self) -> Result<Vec<Capability>, ConfigError> {
         self.capabilities
             .iter()
-            .map(|name| Capability::from_name(name).ok_or_else(|| ConfigError::UnknownCapability(name.clone())))
+            .map(|name| {
+                Capability::from_name(name)
+                    .ok_or_else(|| ConfigError::UnknownCapability(name.clone()))
+            })
             .collect()
     }
 }
@@ -175,7 +182,8 @@ impl Config {
 
     /// Parse a TOML string (tests, `--config -`), with the same checks.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.fill_defaults();
         config.check()?;
@@ -186,7 +194,8 @@ impl Config {
     /// module (e.g. only settings from the environment) means it too.
     fn fill_defaults(&mut self) {
         if self.backends.is_empty() {
-            self.backends.insert("local".into(), BackendConfig::builtin_local());
+            self.backends
+                .insert("local".into(), BackendConfig::builtin_local());
         }
         if let Some(local) = self.backends.get_mut("local")
             && local.module.is_empty()
@@ -201,25 +210,34 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         for (name, backend) in &self.backends {
-            let problem = |p: String| ConfigError::Backend { name: name.clone(), problem: p };
+            let problem = |p: String| ConfigError::Backend {
+                name: name.clone(),
+                problem: p,
+            };
             crate::names::check("backend", name).map_err(|e| problem(e.to_string()))?;
             if backend.module.is_empty() {
-                return Err(problem("no `module` given (a .wasm path or builtin:local)".into()));
+                return Err(problem(
+                    "no `module` given (a .wasm path or builtin:local)".into(),
+                ));
             }
             backend.granted()?;
         }
         let limits = &self.runtime;
-        if limits.memory_limit_mib == 0 || limits.cpu_limit_ms == 0 || limits.call_timeout_secs == 0 {
+        if limits.memory_limit_mib == 0 || limits.cpu_limit_ms == 0 || limits.call_timeout_secs == 0
+        {
             return Err(ConfigError::Backend {
                 name: "runtime".into(),
-                problem: "memory_limit_mib, cpu_limit_ms and call_timeout_secs must be above 0".into(),
+                problem: "memory_limit_mib, cpu_limit_ms and call_timeout_secs must be above 0"
+                    .into(),
             });
         }
         Ok(())
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
     /// Where one backend keeps its kv store and images.
@@ -255,9 +273,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.runtime.memory_limit_mib, 32);
-        assert_eq!(config.runtime.cpu_limit_ms, RuntimeLimits::default().cpu_limit_ms);
+        assert_eq!(
+            config.runtime.cpu_limit_ms,
+            RuntimeLimits::default().cpu_limit_ms
+        );
         let mine = &config.backends["mine"];
-        assert_eq!(mine.granted().unwrap(), vec![Capability::Log, Capability::Instance]);
+        assert_eq!(
+            mine.granted().unwrap(),
+            vec![Capability::Log, Capability::Instance]
+        );
         assert_eq!(mine.settings["REGION"], "eu-west-1");
         assert!(!config.backends.contains_key("local"));
     }
@@ -265,7 +289,10 @@ mod tests {
     #[test]
     fn environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("ballast.toml", "data_dir = \"/srv/a\"\n[runtime]\ncpu_limit_ms = 100\n")?;
+            jail.create_file(
+                "ballast.toml",
+                "data_dir = \"/srv/a\"\n[runtime]\ncpu_limit_ms = 100\n",
+            )?;
             jail.set_env("BALLAST_DATA_DIR", "/srv/b");
             jail.set_env("BALLAST_RUNTIME__CPU_LIMIT_MS", "250");
             jail.set_env("BALLAST_BACKENDS__LOCAL__SETTINGS__DEFAULT_SIZE", "2GiB");
@@ -283,15 +310,28 @@ mod tests {
     #[test]
     fn a_named_file_that_is_missing_is_an_error() {
         let err = Config::load(Some(Path::new("/nonexistent/ballast.toml"))).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/ballast.toml does not exist"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/ballast.toml does not exist"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_configs_say_what_is_wrong() {
         let cases = [
-            ("[backends.x]\nmodule = \"a.wasm\"\ncapabilities = [\"network\"]", "unknown capability \"network\""),
-            ("[backends.x]\ncapabilities = [\"log\"]", "no `module` given"),
-            ("[backends.\"../x\"]\nmodule = \"a.wasm\"", "invalid backend name"),
+            (
+                "[backends.x]\nmodule = \"a.wasm\"\ncapabilities = [\"network\"]",
+                "unknown capability \"network\"",
+            ),
+            (
+                "[backends.x]\ncapabilities = [\"log\"]",
+                "no `module` given",
+            ),
+            (
+                "[backends.\"../x\"]\nmodule = \"a.wasm\"",
+                "invalid backend name",
+            ),
             ("colour = \"blue\"", "unknown field"),
             ("[runtime]\ncpu_limit_ms = 0", "must be above 0"),
         ];

@@ -10,7 +10,9 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{AttachOptions, Backend as Guest, BackendError, BackendInfo, BackendPre, MountSource, Volume};
+use super::bindings::{
+    AttachOptions, Backend as Guest, BackendError, BackendInfo, BackendPre, MountSource, Volume,
+};
 use super::cache::{CacheOutcome, ModuleCache};
 use super::inspect::{self, ModuleError, ModuleInfo};
 use super::store::{self, CpuBudgetExceeded, HostState, MemoryLimitExceeded, StoreLimits};
@@ -21,9 +23,16 @@ use crate::config::{BUILTIN_LOCAL, BackendConfig, RuntimeLimits};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("backend {backend:?}: reading module {path}: {source}")]
-    Read { backend: String, path: String, source: std::io::Error },
+    Read {
+        backend: String,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("backend {backend:?}: {source}")]
-    Module { backend: String, source: ModuleError },
+    Module {
+        backend: String,
+        source: ModuleError,
+    },
     #[error("backend {backend:?}: {message}")]
     Setup { backend: String, message: String },
     #[error("backend {backend:?} refused its settings: {source}")]
@@ -37,15 +46,31 @@ pub enum CallError {
     #[error("{}", describe(.0))]
     Backend(BackendError),
     #[error("backend {backend:?} {op}: {cause}; the call was stopped")]
-    Cpu { backend: String, op: &'static str, cause: CpuBudgetExceeded },
+    Cpu {
+        backend: String,
+        op: &'static str,
+        cause: CpuBudgetExceeded,
+    },
     #[error("backend {backend:?} {op}: {cause}; the call was stopped")]
-    Memory { backend: String, op: &'static str, cause: MemoryLimitExceeded },
+    Memory {
+        backend: String,
+        op: &'static str,
+        cause: MemoryLimitExceeded,
+    },
     #[error("backend {backend:?} {op}: no answer within {secs} s; the call was stopped")]
-    Timeout { backend: String, op: &'static str, secs: u64 },
+    Timeout {
+        backend: String,
+        op: &'static str,
+        secs: u64,
+    },
     /// The guest trapped or panicked; `detail` holds the trap and whatever
     /// it printed (a panic message).
     #[error("backend {backend:?} {op} crashed: {detail}")]
-    Crashed { backend: String, op: &'static str, detail: String },
+    Crashed {
+        backend: String,
+        op: &'static str,
+        detail: String,
+    },
 }
 
 /// "invalid argument: size must be ..." and so on.
@@ -66,7 +91,8 @@ pub fn describe(e: &BackendError) -> String {
 /// under one wall-clock deadline.
 macro_rules! call {
     ($self:ident, $op:literal, |$driver:ident, $store:ident| $call:expr) => {{
-        let deadline = tokio::time::Instant::now() + Duration::from_secs($self.limits.call_timeout_secs);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs($self.limits.call_timeout_secs);
         let (mut store, instance, _) = $self.instantiate($op, deadline).await?;
         let result = $self
             .bounded($op, deadline, async {
@@ -103,38 +129,67 @@ pub struct LoadContext<'a> {
 impl Backend {
     /// Check, compile (or load from cache), link and `init` a backend, so a
     /// bad module or bad settings fail at start, not at the first request.
-    pub async fn load(name: &str, config: &BackendConfig, ctx: LoadContext<'_>) -> Result<Backend, LoadError> {
-        let setup = |message: String| LoadError::Setup { backend: name.into(), message };
+    pub async fn load(
+        name: &str,
+        config: &BackendConfig,
+        ctx: LoadContext<'_>,
+    ) -> Result<Backend, LoadError> {
+        let setup = |message: String| LoadError::Setup {
+            backend: name.into(),
+            message,
+        };
         let bytes = module_bytes(name, &config.module)?;
-        let module = inspect::inspect(&bytes).map_err(|source| LoadError::Module { backend: name.into(), source })?;
+        let module = inspect::inspect(&bytes).map_err(|source| LoadError::Module {
+            backend: name.into(),
+            source,
+        })?;
         let granted = config.granted().map_err(|e| setup(e.to_string()))?;
-        module.check(&granted).map_err(|source| LoadError::Module { backend: name.into(), source })?;
+        module.check(&granted).map_err(|source| LoadError::Module {
+            backend: name.into(),
+            source,
+        })?;
 
-        let (component, cache_outcome) =
-            ctx.cache.load(ctx.engine, &bytes).map_err(|e| setup(format!("compiling module: {e:#}")))?;
+        let (component, cache_outcome) = ctx
+            .cache
+            .load(ctx.engine, &bytes)
+            .map_err(|e| setup(format!("compiling module: {e:#}")))?;
         let mut linker = Linker::new(ctx.engine);
         capabilities::link(&mut linker, &granted).map_err(|e| setup(format!("linking: {e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(BackendPre::new)
             .map_err(|e| setup(format!("linking module: {e:#}")))?;
-        let caps = CapabilityContext::new(name, config, ctx.state_dir)
-            .map_err(|e| setup(format!("setting up capabilities in {}: {e:#}", ctx.state_dir.display())))?;
+        let caps = CapabilityContext::new(name, config, ctx.state_dir).map_err(|e| {
+            setup(format!(
+                "setting up capabilities in {}: {e:#}",
+                ctx.state_dir.display()
+            ))
+        })?;
 
         let mut backend = Backend {
             name: name.to_string(),
             engine: ctx.engine.clone(),
             pre,
             caps: Arc::new(caps),
-            settings: config.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            settings: config
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             limits: ctx.limits.clone(),
             info: placeholder_info(),
             module,
             cache_outcome,
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(ctx.limits.call_timeout_secs);
-        let (_, _, info) =
-            backend.instantiate("init", deadline).await.map_err(|source| LoadError::Init { backend: name.into(), source })?;
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(ctx.limits.call_timeout_secs);
+        let (_, _, info) = backend
+            .instantiate("init", deadline)
+            .await
+            .map_err(|source| LoadError::Init {
+                backend: name.into(),
+                source,
+            })?;
         backend.info = info;
         tracing::info!(backend = name, kind = ?backend.info.kind, version = %backend.info.version, cache = ?cache_outcome, "backend loaded");
         Ok(backend)
@@ -160,7 +215,11 @@ impl Backend {
         &self.caps
     }
 
-    pub async fn create(&self, name: &str, options: &[(String, String)]) -> Result<Volume, CallError> {
+    pub async fn create(
+        &self,
+        name: &str,
+        options: &[(String, String)],
+    ) -> Result<Volume, CallError> {
         let options = options.to_vec();
         call!(self, "create", |d, s| d.call_create(s, name, &options))
     }
@@ -181,7 +240,11 @@ impl Backend {
         call!(self, "resize", |d, s| d.call_resize(s, name, size_bytes))
     }
 
-    pub async fn attach(&self, name: &str, options: AttachOptions) -> Result<MountSource, CallError> {
+    pub async fn attach(
+        &self,
+        name: &str,
+        options: AttachOptions,
+    ) -> Result<MountSource, CallError> {
         call!(self, "attach", |d, s| d.call_attach(s, name, options))
     }
 
@@ -203,7 +266,10 @@ impl Backend {
         let result = self
             .bounded(op, deadline, async {
                 let instance = self.pre.instantiate_async(&mut store).await?;
-                let info = instance.ballast_backend_driver().call_init(&mut store, &self.settings).await?;
+                let info = instance
+                    .ballast_backend_driver()
+                    .call_init(&mut store, &self.settings)
+                    .await?;
                 Ok(info.map(|info| (instance, info)))
             })
             .await;
@@ -221,7 +287,11 @@ impl Backend {
         let secs = self.limits.call_timeout_secs;
         tokio::time::timeout_at(deadline, fut)
             .await
-            .map_err(|_| CallError::Timeout { backend: self.name.clone(), op, secs })
+            .map_err(|_| CallError::Timeout {
+                backend: self.name.clone(),
+                op,
+                secs,
+            })
     }
 
     /// Turn what the guest did into the call's outcome.
@@ -247,10 +317,17 @@ impl Backend {
     fn classify(&self, op: &'static str, err: wasmtime::Error, output: &str) -> CallError {
         let backend = self.name.clone();
         if let Some(cause) = err.downcast_ref::<CpuBudgetExceeded>() {
-            return CallError::Cpu { backend, op, cause: CpuBudgetExceeded { ms: cause.ms } };
+            return CallError::Cpu {
+                backend,
+                op,
+                cause: CpuBudgetExceeded { ms: cause.ms },
+            };
         }
         if let Some(cause) = err.downcast_ref::<MemoryLimitExceeded>() {
-            let cause = MemoryLimitExceeded { asked_mib: cause.asked_mib, limit_mib: cause.limit_mib };
+            let cause = MemoryLimitExceeded {
+                asked_mib: cause.asked_mib,
+                limit_mib: cause.limit_mib,
+            };
             return CallError::Memory { backend, op, cause };
         }
         let trap = match err.downcast_ref::<Trap>() {
@@ -262,10 +339,13 @@ impl Backend {
             printed if printed.is_empty() => trap,
             printed => format!("{trap}; it printed: {printed}"),
         };
-        CallError::Crashed { backend, op, detail }
+        CallError::Crashed {
+            backend,
+            op,
+            detail,
+        }
     }
 }
-
 
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -276,10 +356,20 @@ fn module_bytes(backend: &str, module: &str) -> Result<Vec<u8>, LoadError> {
     if module == BUILTIN_LOCAL {
         return Ok(super::builtin::LOCAL_WASM.to_vec());
     }
-    std::fs::read(module).map_err(|source| LoadError::Read { backend: backend.into(), path: module.into(), source })
+    std::fs::read(module).map_err(|source| LoadError::Read {
+        backend: backend.into(),
+        path: module.into(),
+        source,
+    })
 }
 
 fn placeholder_info() -> BackendInfo {
     use super::bindings::{Scope, VolumeKind};
-    BackendInfo { name: String::new(), version: String::new(), kind: VolumeKind::Block, scope: Scope::Local, description: String::new() }
+    BackendInfo {
+        name: String::new(),
+        version: String::new(),
+        kind: VolumeKind::Block,
+        scope: Scope::Local,
+        description: String::new(),
+    }
 }

@@ -33,7 +33,11 @@ impl ModuleCache {
     }
 
     /// Compile `bytes`, or load the artifact compiled earlier.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(dir) = &self.dir else {
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Compiled));
         };
@@ -44,7 +48,9 @@ impl ModuleCache {
             // checks the header and refuses a mismatched artifact.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(err) => tracing::warn!(path = %path.display(), "cached module unusable, recompiling: {err}"),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), "cached module unusable, recompiling: {err}")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
@@ -64,5 +70,9 @@ fn store(dir: &Path, path: &Path, component: &Component) -> wasmtime::Result<()>
 fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("{}-{:016x}", hex::encode(Sha256::digest(bytes)), hasher.finish())
+    format!(
+        "{}-{:016x}",
+        hex::encode(Sha256::digest(bytes)),
+        hasher.finish()
+    )
 }

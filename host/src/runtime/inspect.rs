@@ -29,7 +29,9 @@ pub struct ModuleInfo {
 pub enum ModuleError {
     #[error("not a WebAssembly component: {0}")]
     Malformed(String),
-    #[error("this is a core WebAssembly module, not a component; build the backend for wasm32-wasip2")]
+    #[error(
+        "this is a core WebAssembly module, not a component; build the backend for wasm32-wasip2"
+    )]
     CoreModule,
     #[error(
         "module was built against {WIT_PACKAGE}@{found}, but this host implements {WIT_PACKAGE}@{WIT_VERSION} \
@@ -44,8 +46,13 @@ pub enum ModuleError {
         "module imports capability `{capability}`, which is not granted (granted: {granted}); \
          add \"{capability}\" to the backend's `capabilities` in the config to allow it"
     )]
-    NotGranted { capability: &'static str, granted: String },
-    #[error("module imports `{0}`, which this host ({WIT_PACKAGE}@{WIT_VERSION}) does not provide; it needs a newer Ballast")]
+    NotGranted {
+        capability: &'static str,
+        granted: String,
+    },
+    #[error(
+        "module imports `{0}`, which this host ({WIT_PACKAGE}@{WIT_VERSION}) does not provide; it needs a newer Ballast"
+    )]
     UnknownInterface(String),
     #[error("module imports `{0}`, which no Ballast host provides")]
     ForeignImport(String),
@@ -54,8 +61,14 @@ pub enum ModuleError {
 /// The worlds of `wit/worlds.wit` and the capabilities each imports, smallest
 /// first. (A unit test checks this table against the WIT file.)
 pub const WORLDS: &[(&str, &[Capability])] = &[
-    ("local-backend", &[Capability::Log, Capability::Kv, Capability::LocalDisk]),
-    ("provider-backend", &[Capability::Log, Capability::Kv, Capability::Instance]),
+    (
+        "local-backend",
+        &[Capability::Log, Capability::Kv, Capability::LocalDisk],
+    ),
+    (
+        "provider-backend",
+        &[Capability::Log, Capability::Kv, Capability::Instance],
+    ),
     ("backend", &Capability::ALL),
 ];
 
@@ -73,7 +86,10 @@ impl ModuleInfo {
         let host = Version::parse(WIT_VERSION).expect("WIT_VERSION is semver");
         match &self.wit_version {
             Some(found) if !compatible(&host, found) => {
-                return Err(ModuleError::IncompatibleVersion { found: found.clone(), compatible: compatible_range(&host) });
+                return Err(ModuleError::IncompatibleVersion {
+                    found: found.clone(),
+                    compatible: compatible_range(&host),
+                });
             }
             Some(_) => {}
             None => return Err(ModuleError::NoDriver),
@@ -84,13 +100,28 @@ impl ModuleInfo {
         if let Some(name) = self.unknown_interfaces.first() {
             return Err(ModuleError::UnknownInterface(name.clone()));
         }
-        if !self.exports.iter().any(|e| interface_of(e).is_some_and(|(iface, _)| iface == "driver")) {
+        if !self
+            .exports
+            .iter()
+            .any(|e| interface_of(e).is_some_and(|(iface, _)| iface == "driver"))
+        {
             return Err(ModuleError::NoDriver);
         }
         if let Some(missing) = self.capabilities.iter().find(|c| !granted.contains(c)) {
-            let granted = granted.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
-            let granted = if granted.is_empty() { "none".into() } else { granted };
-            return Err(ModuleError::NotGranted { capability: missing.name(), granted });
+            let granted = granted
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let granted = if granted.is_empty() {
+                "none".into()
+            } else {
+                granted
+            };
+            return Err(ModuleError::NotGranted {
+                capability: missing.name(),
+                granted,
+            });
         }
         Ok(())
     }
@@ -107,7 +138,11 @@ fn compatible(host: &Version, module: &Version) -> bool {
 }
 
 fn compatible_range(host: &Version) -> String {
-    if host.major == 0 { format!("{}.{}.x", host.major, host.minor) } else { format!("{}.x", host.major) }
+    if host.major == 0 {
+        format!("{}.{}.x", host.major, host.minor)
+    } else {
+        format!("{}.x", host.major)
+    }
 }
 
 /// Split `ballast:backend/kv@0.1.0` into ("kv", 0.1.0).
@@ -129,7 +164,12 @@ pub fn inspect(bytes: &[u8]) -> Result<ModuleInfo, ModuleError> {
         foreign_imports: Vec::new(),
         exports,
     };
-    let exported_versions: Vec<Version> = info.exports.iter().filter_map(|e| interface_of(e)).map(|(_, v)| v).collect();
+    let exported_versions: Vec<Version> = info
+        .exports
+        .iter()
+        .filter_map(|e| interface_of(e))
+        .map(|(_, v)| v)
+        .collect();
     let mut versions = exported_versions;
     for name in imports {
         if name.starts_with("wasi:") {
@@ -152,7 +192,9 @@ pub fn inspect(bytes: &[u8]) -> Result<ModuleInfo, ModuleError> {
 
 fn single_version(versions: Vec<Version>) -> Result<Option<Version>, ModuleError> {
     let mut iter = versions.into_iter();
-    let Some(first) = iter.next() else { return Ok(None) };
+    let Some(first) = iter.next() else {
+        return Ok(None);
+    };
     for other in iter {
         if other != first {
             return Err(ModuleError::MixedVersions(first, other));
@@ -162,7 +204,8 @@ fn single_version(versions: Vec<Version>) -> Result<Option<Version>, ModuleError
 }
 
 fn top_level_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), ModuleError> {
-    let malformed = |e: wasmparser::BinaryReaderError| ModuleError::Malformed(e.message().to_string());
+    let malformed =
+        |e: wasmparser::BinaryReaderError| ModuleError::Malformed(e.message().to_string());
     let (mut imports, mut exports) = (Vec::new(), Vec::new());
     // Nested modules and components have sections of their own; only the
     // outermost component's imports and exports are its interface.
@@ -220,28 +263,55 @@ mod tests {
     #[test]
     fn wrong_major_names_both_versions() {
         let err = info("1.0.0", &[]).check(&[]).unwrap_err().to_string();
-        assert!(err.contains("ballast:backend@1.0.0") && err.contains("ballast:backend@0.1.0"), "{err}");
+        assert!(
+            err.contains("ballast:backend@1.0.0") && err.contains("ballast:backend@0.1.0"),
+            "{err}"
+        );
     }
 
     #[test]
     fn ungranted_capability_is_named() {
-        let err = info("0.1.0", &[Capability::Log, Capability::Kv]).check(&[Capability::Log]).unwrap_err();
-        assert_eq!(err, ModuleError::NotGranted { capability: "kv", granted: "log".into() });
-        assert!(info("0.1.0", &[Capability::Log]).check(&[Capability::Log, Capability::Kv]).is_ok());
+        let err = info("0.1.0", &[Capability::Log, Capability::Kv])
+            .check(&[Capability::Log])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ModuleError::NotGranted {
+                capability: "kv",
+                granted: "log".into()
+            }
+        );
+        assert!(
+            info("0.1.0", &[Capability::Log])
+                .check(&[Capability::Log, Capability::Kv])
+                .is_ok()
+        );
     }
 
     #[test]
     fn world_is_the_smallest_that_covers_the_imports() {
-        assert_eq!(info("0.1.0", &[Capability::Kv, Capability::LocalDisk]).world(), Some("local-backend"));
-        assert_eq!(info("0.1.0", &[Capability::Instance]).world(), Some("provider-backend"));
-        assert_eq!(info("0.1.0", &[Capability::Instance, Capability::LocalDisk]).world(), Some("backend"));
+        assert_eq!(
+            info("0.1.0", &[Capability::Kv, Capability::LocalDisk]).world(),
+            Some("local-backend")
+        );
+        assert_eq!(
+            info("0.1.0", &[Capability::Instance]).world(),
+            Some("provider-backend")
+        );
+        assert_eq!(
+            info("0.1.0", &[Capability::Instance, Capability::LocalDisk]).world(),
+            Some("backend")
+        );
     }
 
     #[test]
     fn world_table_matches_the_wit() {
         let wit = include_str!("../../../wit/worlds.wit");
         for (world, caps) in WORLDS {
-            let body = wit.split(&format!("world {world} {{")).nth(1).expect("world in worlds.wit");
+            let body = wit
+                .split(&format!("world {world} {{"))
+                .nth(1)
+                .expect("world in worlds.wit");
             let body = body.split('}').next().unwrap();
             let mut imported: Vec<Capability> = body
                 .lines()
@@ -257,7 +327,10 @@ mod tests {
 
     #[test]
     fn garbage_and_core_modules_are_refused() {
-        assert!(matches!(inspect(b"not wasm at all"), Err(ModuleError::Malformed(_))));
+        assert!(matches!(
+            inspect(b"not wasm at all"),
+            Err(ModuleError::Malformed(_))
+        ));
         let core = b"\0asm\x01\0\0\0";
         assert_eq!(inspect(core), Err(ModuleError::CoreModule));
     }

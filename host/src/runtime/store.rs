@@ -25,7 +25,10 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -51,15 +54,29 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit_bytes {
             let mib = |b: usize| (b / (1024 * 1024)) as u64;
-            return Err(MemoryLimitExceeded { asked_mib: mib(desired), limit_mib: mib(self.limit_bytes) }.into());
+            return Err(MemoryLimitExceeded {
+                asked_mib: mib(desired),
+                limit_mib: mib(self.limit_bytes),
+            }
+            .into());
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -72,7 +89,11 @@ pub struct StoreLimits {
 }
 
 /// A fresh store for one call, with every bound installed.
-pub fn new_store(engine: &Engine, caps: Arc<CapabilityContext>, limits: StoreLimits) -> Store<HostState> {
+pub fn new_store(
+    engine: &Engine,
+    caps: Arc<CapabilityContext>,
+    limits: StoreLimits,
+) -> Store<HostState> {
     let output = OutputTail::default();
     let wasi = WasiCtxBuilder::new()
         .stdout(output.clone())
@@ -84,7 +105,9 @@ pub fn new_store(engine: &Engine, caps: Arc<CapabilityContext>, limits: StoreLim
     let state = HostState {
         wasi,
         table: ResourceTable::new(),
-        limiter: MemoryCap { limit_bytes: limits.memory_bytes },
+        limiter: MemoryCap {
+            limit_bytes: limits.memory_bytes,
+        },
         cpu_ticks_left: super::engine::ticks_for(limits.cpu_ms),
         output,
         caps,
@@ -115,7 +138,9 @@ const OUTPUT_TAIL_BYTES: usize = 4096;
 
 impl OutputTail {
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).trim().to_string()
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .trim()
+            .to_string()
     }
 
     fn push(&self, bytes: &[u8]) {
@@ -150,7 +175,10 @@ impl tokio::io::AsyncWrite for OutputTail {
         std::task::Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
