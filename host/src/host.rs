@@ -2,6 +2,7 @@
 //! backend loaded and checked at start.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
@@ -12,7 +13,7 @@ use crate::runtime::{Backend, LoadContext, engine};
 
 pub struct Host {
     pub config: Config,
-    pub backends: BTreeMap<String, Backend>,
+    pub backends: BTreeMap<String, Arc<Backend>>,
 }
 
 impl Host {
@@ -38,14 +39,14 @@ impl Host {
             };
             backends.insert(
                 name.clone(),
-                Backend::load(name, backend_config, ctx).await?,
+                Arc::new(Backend::load(name, backend_config, ctx).await?),
             );
         }
         Ok(Host { config, backends })
     }
 
     /// The loaded backend called `name`, or the only one when no name is given.
-    pub fn backend(&self, name: Option<&str>) -> anyhow::Result<&Backend> {
+    pub fn backend(&self, name: Option<&str>) -> anyhow::Result<&Arc<Backend>> {
         let name = Self::pick(&self.config, name)?;
         self.backends
             .get(&name)

@@ -2,6 +2,9 @@
 //! and the `ballast` binary are, and a host loaded from an inline config
 //! with its state in a temporary directory.
 
+pub mod docker;
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 
 use ballast::config::Config;
@@ -49,5 +52,58 @@ pub async fn load_error(dir: &Path, toml: &str) -> String {
     match host(dir, toml).await {
         Ok(_) => panic!("the host loaded a config that should be refused:\n{toml}"),
         Err(e) => format!("{e:#}"),
+    }
+}
+pub mod plugin;
+
+/// True when the tests may use loop devices and mount(2); prints why not.
+pub fn can_mount(test: &str) -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    let ok = root && Path::new("/dev/loop-control").exists();
+    if !ok {
+        eprintln!("SKIPPED {test}: needs root and /dev/loop-control (loop devices, mount)");
+    }
+    ok
+}
+
+/// On drop, unmounts whatever is still mounted under `dir` and detaches
+/// loop devices backed by files under it: a failed test leaves nothing.
+pub struct Leftovers(pub PathBuf);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let dir = self.0.display().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut targets: Vec<&str> = mountinfo
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|t| t.starts_with(&dir))
+            .collect();
+        targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        for target in targets {
+            let _ = std::process::Command::new("umount").arg(target).status();
+        }
+        let loops = std::process::Command::new("losetup")
+            .args(["-n", "-O", "NAME,BACK-FILE", "-l"])
+            .output();
+        for line in loops
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+            .lines()
+        {
+            let mut cols = line.split_whitespace();
+            if let (Some(dev), Some(file)) = (cols.next(), cols.next())
+                && file.starts_with(&dir)
+            {
+                let _ = std::process::Command::new("losetup")
+                    .args(["-d", dev])
+                    .status();
+            }
+        }
     }
 }

@@ -192,7 +192,8 @@ async fn bad_input_is_invalid_argument_and_creates_nothing() {
     let host = local(dir.path()).await;
     let local = host.backend(None).unwrap();
     let long = "x".repeat(300);
-    let cases: Vec<(&str, Vec<(String, String)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(String, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("v", opts(&[("size", "-1")]), "size"),
         ("v", opts(&[("size", "abc")]), "size"),
         ("v", opts(&[("size", "1PiB")]), "size"),

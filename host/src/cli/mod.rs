@@ -2,6 +2,7 @@
 //! the commands. Output for people by default, `--json` for scripts.
 
 mod module;
+mod serve;
 mod volume;
 
 use std::path::PathBuf;
@@ -10,7 +11,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::host::Host;
 
 #[derive(Parser)]
 #[command(
@@ -41,7 +41,8 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load the configured backends and keep serving until stopped.
+    /// Serve Docker's volume plugin protocol for every configured backend
+    /// (socket <socket_dir>/<driver>.sock) until SIGINT or SIGTERM.
     Serve,
     /// Look at backend modules.
     #[command(subcommand)]
@@ -69,26 +70,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Module(cmd) => module::run(cmd),
         Command::Volume(cmd) => volume::run(cmd, Config::load(cli.config.as_deref())?).await,
-        Command::Serve => serve(Config::load(cli.config.as_deref())?).await,
-    }
-}
-
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let host = Host::load(config, None).await?;
-    let names: Vec<&str> = host.backends.keys().map(String::as_str).collect();
-    tracing::info!(backends = ?names, "ballast ready");
-    wait_for_stop_signal().await?;
-    tracing::info!("stopping");
-    Ok(())
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM (docker, systemd).
-async fn wait_for_stop_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = term.recv() => Ok(()),
+        Command::Serve => serve::run(Config::load(cli.config.as_deref())?).await,
     }
 }
 

@@ -40,8 +40,34 @@ pub struct Config {
     /// Compiled-module cache; defaults to `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
     pub runtime: RuntimeLimits,
+    pub plugin: PluginConfig,
     /// Backends by name. Empty means: the embedded `local` backend.
     pub backends: BTreeMap<String, BackendConfig>,
+}
+
+/// How the host meets Docker and the machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Where dockerd looks for legacy plugin sockets: `<socket_dir>/<driver>.sock`.
+    pub socket_dir: PathBuf,
+    /// Volumes are mounted at `<mount_root>/<name>`; Docker gets its `data` directory.
+    pub mount_root: PathBuf,
+    /// Where block devices' stable links appear.
+    pub by_id_dir: PathBuf,
+    /// Serve Prometheus metrics at `http://<addr>/metrics` (off when unset).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        PluginConfig {
+            socket_dir: PathBuf::from("/run/docker/plugins"),
+            mount_root: PathBuf::from("/var/lib/ballast/volumes"),
+            by_id_dir: PathBuf::from("/dev/disk/by-id"),
+            metrics_addr: None,
+        }
+    }
 }
 
 /// Bounds on every guest call.
@@ -62,6 +88,8 @@ pub struct RuntimeLimits {
 pub struct BackendConfig {
     /// Path of the backend's `.wasm` component, or `builtin:local`.
     pub module: String,
+    /// Docker volume driver name (the socket's name); `ballast-<backend>` by default.
+    pub driver: Option<String>,
     /// Capabilities granted to the module, by interface name.
     pub capabilities: Vec<String>,
     /// Settings handed to the backend's `init` (keys case-insensitive).
@@ -90,6 +118,7 @@ impl Default for Config {
             data_dir: PathBuf::from("/var/lib/ballast"),
             cache_dir: None,
             runtime: RuntimeLimits::default(),
+            plugin: PluginConfig::default(),
             backends: BTreeMap::new(),
         }
     }
@@ -109,6 +138,7 @@ impl Default for BackendConfig {
     fn default() -> Self {
         BackendConfig {
             module: String::new(),
+            driver: None,
             capabilities: Vec::new(),
             settings: BTreeMap::new(),
             max_image_gib: 16 * 1024,
@@ -125,6 +155,13 @@ impl BackendConfig {
             capabilities: ["log", "kv", "local-disk"].map(String::from).to_vec(),
             ..Default::default()
         }
+    }
+
+    /// The Docker driver name this backend serves under.
+    pub fn driver_name(&self, backend: &str) -> String {
+        self.driver
+            .clone()
+            .unwrap_or_else(|| format!("ballast-{backend}"))
     }
 
     /// The granted capabilities, parsed. Unknown names are an error that
@@ -171,6 +208,7 @@ impl Config {
                 let key = key.as_str().to_ascii_lowercase();
                 ["data_dir", "cache_dir"].contains(&key.as_str())
                     || key.starts_with("runtime__")
+                    || key.starts_with("plugin__")
                     || key.starts_with("backends__")
             })
             .split("__");
@@ -221,6 +259,8 @@ impl Config {
                 ));
             }
             backend.granted()?;
+            crate::names::check("driver", &backend.driver_name(name))
+                .map_err(|e| problem(e.to_string()))?;
         }
         let limits = &self.runtime;
         if limits.memory_limit_mib == 0 || limits.cpu_limit_ms == 0 || limits.call_timeout_secs == 0
@@ -287,6 +327,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns its own error type
     fn environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

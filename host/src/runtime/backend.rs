@@ -73,6 +73,20 @@ pub enum CallError {
     },
 }
 
+impl CallError {
+    /// For a call the host stopped, what stopped it; `None` for the
+    /// backend's own answers.
+    pub fn guest_failure_kind(&self) -> Option<&'static str> {
+        match self {
+            CallError::Backend(_) => None,
+            CallError::Cpu { .. } => Some("cpu"),
+            CallError::Memory { .. } => Some("memory"),
+            CallError::Timeout { .. } => Some("timeout"),
+            CallError::Crashed { .. } => Some("trap"),
+        }
+    }
+}
+
 /// "invalid argument: size must be ..." and so on.
 pub fn describe(e: &BackendError) -> String {
     let (kind, msg) = match e {
@@ -306,10 +320,13 @@ impl Backend {
             Ok(Err(trap)) => Err(self.classify(op, trap, &store.data().output.text())),
             Err(timeout) => Err(timeout),
         };
-        if let Err(err) = &outcome
-            && !matches!(err, CallError::Backend(_))
+        if let Some(kind) = outcome
+            .as_ref()
+            .err()
+            .and_then(CallError::guest_failure_kind)
         {
-            tracing::warn!(backend = %self.name, op, "guest call failed: {err}");
+            crate::metrics::record_guest_failure(&self.name, kind);
+            tracing::warn!(backend = %self.name, op, kind, "guest call stopped: {}", outcome.as_ref().err().unwrap());
         }
         outcome
     }
