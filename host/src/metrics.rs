@@ -120,3 +120,29 @@ pub async fn serve(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_guest_failures_are_rendered_with_labels() {
+        record_request("ballast-m", "Mount", "ok", Duration::from_millis(3));
+        record_guest_failure("m-backend", "cpu");
+        let text = render();
+        assert!(
+            text.contains(r#"ballast_plugin_requests_total{driver="ballast-m",endpoint="Mount",outcome="ok"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"ballast_plugin_request_seconds_count{driver="ballast-m",endpoint="Mount"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ballast_guest_failures_total{backend="m-backend",kind="cpu"} 1"#),
+            "{text}"
+        );
+    }
+}

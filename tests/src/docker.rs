@@ -176,6 +176,63 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     }
 }
 
+/// Like [`log_tail`], without dockerd's gRPC and containerd chatter.
+pub fn log_tail_filtered(path: &Path, lines: usize) -> String {
+    let noise = [
+        "module=grpc",
+        "loading plugin \\\"io.containerd",
+        "starting signal loop",
+    ];
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let kept: Vec<String> = text
+                .lines()
+                .filter(|l| !noise.iter().any(|n| l.contains(n)))
+                .map(compact_json_line)
+                .collect();
+            kept[kept.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+/// A tracing JSON log line as `time LEVEL target: message k=v {span}`;
+/// other lines as they are.
+fn compact_json_line(line: &str) -> String {
+    let Ok(serde_json::Value::Object(v)) = serde_json::from_str::<serde_json::Value>(line) else {
+        return line.to_owned();
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let time = v.get("timestamp").map(text).unwrap_or_default();
+    let mut out = format!(
+        "{} {} {}:",
+        time.get(11..23).unwrap_or(&time),
+        v.get("level").map(text).unwrap_or_default(),
+        v.get("target").map(text).unwrap_or_default()
+    );
+    if let Some(serde_json::Value::Object(fields)) = v.get("fields") {
+        if let Some(message) = fields.get("message") {
+            out.push_str(&format!(" {}", text(message)));
+        }
+        for (k, val) in fields.iter().filter(|(k, _)| *k != "message") {
+            out.push_str(&format!(" {k}={}", text(val)));
+        }
+    }
+    if let Some(serde_json::Value::Object(span)) = v.get("span") {
+        let inner: Vec<String> = span
+            .iter()
+            .filter(|(k, _)| *k != "name" && *k != "driver")
+            .map(|(k, val)| format!("{k}={}", text(val)))
+            .collect();
+        out.push_str(&format!(" {{{}}}", inner.join(" ")));
+    }
+    out
+}
+
 /// Where logs of failed tests are kept.
 pub const KEPT_LOGS_DIR: &str = "/tmp/ballast-e2e-logs";
 
@@ -220,7 +277,7 @@ struct Daemon {
     pid: u32,
     child: Option<Child>,
     log: PathBuf,
-    _log_dir: Option<tempfile::TempDir>,
+    log_dir_keep: Option<tempfile::TempDir>,
 }
 
 impl Daemon {
@@ -248,7 +305,7 @@ impl Daemon {
             pid,
             child: Some(child),
             log,
-            _log_dir: None,
+            log_dir_keep: None,
         };
         eprintln!(
             "docker: started dockerd (pid {pid}), log {}",
@@ -303,7 +360,7 @@ impl Daemon {
                 pid: ours,
                 child: None,
                 log: PathBuf::from("/dev/null"),
-                _log_dir: None,
+                log_dir_keep: None,
             }
         })
     }
@@ -400,6 +457,7 @@ impl Docker {
         fs::create_dir_all(STATE_DIR).map_err(|e| Skip(format!("creating {STATE_DIR}: {e}")))?;
         let lock = take_lock();
 
+        wait_for_settled_daemon(&docker);
         let daemon = if daemon_answers(&docker) {
             let adopted = Daemon::adopt_leftover();
             if adopted.is_none() {
@@ -413,7 +471,7 @@ impl Docker {
                 .expect("temp dir for the dockerd log");
             let mut daemon =
                 Daemon::start(&dockerd, &docker, log_dir.path()).unwrap_or_else(|e| panic!("{e}"));
-            daemon._log_dir = Some(log_dir);
+            daemon.log_dir_keep = Some(log_dir);
             Some(daemon)
         };
         let docker = Docker {
@@ -457,7 +515,7 @@ impl Docker {
             text.push_str(&format!(
                 "\n--- {label} log tail ({}) ---\n{}",
                 path.display(),
-                log_tail(path, 40)
+                log_tail_filtered(path, 40)
             ));
         }
         text
@@ -589,7 +647,7 @@ impl Docker {
         let Some(daemon) = self.daemon.as_mut() else {
             return Err("the running dockerd was not started by this test (a system daemon); it is not restarted".into());
         };
-        let log_dir = match daemon._log_dir.take() {
+        let log_dir = match daemon.log_dir_keep.take() {
             Some(dir) => dir,
             // Adopted from an earlier run: its log is unknown; start a new one.
             None => tempfile::Builder::new()
@@ -605,7 +663,7 @@ impl Docker {
                 return Err(e);
             }
         };
-        fresh._log_dir = Some(log_dir);
+        fresh.log_dir_keep = Some(log_dir);
         let log = fresh.log.clone();
         *daemon = fresh;
         let mut tracked = self.tracked.lock().unwrap();
@@ -614,9 +672,27 @@ impl Docker {
         Ok(())
     }
 
-    /// Volumes of earlier runs' e2e drivers (their hosts are gone; with the
-    /// lock held no other e2e run is live). They would slow dockerd down.
+    /// What earlier runs that died left (with the lock held no other e2e
+    /// run is live): services and containers named `e2e-<pid>-…` of a
+    /// process that is gone, and volumes of e2e drivers (their hosts are
+    /// gone; dockerd would keep trying them).
     fn remove_leftovers(&self) {
+        let stale = |name: &str| {
+            name.strip_prefix("e2e-")
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| pid != std::process::id() && !process_alive(pid))
+        };
+        let services = self.run(&["service", "ls", "--format", "{{.Name}}"]);
+        for name in services.stdout.lines().filter(|n| stale(n)) {
+            eprintln!("docker: removing leftover service {name}");
+            let _ = self.run(&["service", "rm", name]);
+        }
+        let containers = self.run(&["ps", "-a", "--format", "{{.Names}}"]);
+        for name in containers.stdout.lines().filter(|n| stale(n)) {
+            eprintln!("docker: removing leftover container {name}");
+            let _ = self.run(&["rm", "-f", "-v", name]);
+        }
         let out = self.run(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
         for line in out.stdout.lines() {
             if let Some((name, driver)) = line.split_once(' ')
@@ -686,6 +762,31 @@ impl Drop for Docker {
 }
 
 struct Skip(String);
+
+/// A dockerd that is starting or shutting down (its PID file names a live
+/// process, yet it does not answer) is waited for, so that a new one is
+/// not started beside it.
+fn wait_for_settled_daemon(docker: &Path) {
+    let running = || {
+        fs::read_to_string("/var/run/docker.pid")
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .filter(|pid| process_alive(*pid))
+    };
+    if running().is_none() || daemon_answers(docker) {
+        return;
+    }
+    eprintln!("docker: a dockerd is running but not answering; waiting for it to start or exit");
+    if !wait_until(DAEMON_START_TIMEOUT, || {
+        running().is_none() || daemon_answers(docker)
+    }) {
+        panic!(
+            "dockerd pid {:?} neither answers `docker info` nor exits after {}s",
+            running(),
+            DAEMON_START_TIMEOUT.as_secs()
+        );
+    }
+}
 
 /// The client matching Debian's daemon when there is one (a newer client
 /// elsewhere on PATH negotiates down, but why bother).
@@ -877,8 +978,9 @@ impl E2e {
         let loops = self.ballast.loop_devices(volume);
         if !mounted || loops.is_empty() {
             self.docker.fail(&format!(
-                "{when}: volume {volume} should be mounted at {} and attached; mounted: {mounted}, loop devices: {loops:?}",
-                self.ballast.mountpoint(volume).display()
+                "{when}: volume {volume} should be mounted at {} and attached; mounted: {mounted}, loop devices: {loops:?}\nrequests the host answered for it:\n{}",
+                self.ballast.mountpoint(volume).display(),
+                self.ballast.calls_text(volume)
             ));
         }
     }
@@ -892,11 +994,12 @@ impl E2e {
         });
         if !released {
             self.docker.fail(&format!(
-                "{when}: volume {volume} still in use {}s later; mounted at {}: {}, loop devices: {:?}",
+                "{when}: volume {volume} still in use {}s later; mounted at {}: {}, loop devices: {:?}\nrequests the host answered for it:\n{}",
                 timeout.as_secs(),
                 self.ballast.mountpoint(volume).display(),
                 self.ballast.is_mounted(volume),
-                self.ballast.loop_devices(volume)
+                self.ballast.loop_devices(volume),
+                self.ballast.calls_text(volume)
             ));
         }
     }
@@ -956,7 +1059,7 @@ impl E2e {
 impl Drop for E2e {
     fn drop(&mut self) {
         eprintln!(
-            "e2e {}: scenario body took {:.1}s",
+            "e2e {}: scenario took {:.1}s",
             self.name,
             self.started.elapsed().as_secs_f64()
         );

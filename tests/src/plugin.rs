@@ -78,22 +78,35 @@ impl Drop for Plugin {
 
 /// One HTTP/1.1 POST over the Unix socket at `socket`.
 pub async fn post_raw(socket: &Path, path: &str, body: Bytes) -> (u16, Bytes) {
+    try_post_raw(socket, path, body)
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+}
+
+/// As `post_raw`, with connection failures as errors (a host still starting).
+pub async fn try_post_raw(socket: &Path, path: &str, body: Bytes) -> Result<(u16, Bytes), String> {
     let stream = UnixStream::connect(socket)
         .await
-        .expect("connect to the plugin socket");
+        .map_err(|e| format!("connect {}: {e}", socket.display()))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     let request = Request::post(path)
         .header("Host", "plugin")
         .header("Accept", "application/vnd.docker.plugins.v1.2+json")
         .body(Full::new(body))
-        .unwrap();
-    let response = sender.send_request(request).await.expect("an HTTP answer");
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    (
-        status,
-        response.into_body().collect().await.unwrap().to_bytes(),
-    )
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, body))
 }

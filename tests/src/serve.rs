@@ -8,8 +8,7 @@
 //! machine under its directories (mounts, loop devices) and removes them.
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -164,8 +163,8 @@ impl BallastServe {
                     log_tail(&self.log, 40)
                 );
             }
-            if let Ok(reply) = activate(&socket)
-                && reply.contains("VolumeDriver")
+            if let Ok(reply) = capabilities(&socket)
+                && reply.contains("Scope")
             {
                 eprintln!(
                     "ballast: socket {} answered after {:.1}s",
@@ -175,9 +174,9 @@ impl BallastServe {
                 return;
             }
             if started.elapsed() > READY_TIMEOUT {
-                let last = activate(&socket).unwrap_or_else(|e| e);
+                let last = capabilities(&socket).unwrap_or_else(|e| e);
                 panic!(
-                    "ballast serve did not answer POST /Plugin.Activate on {} within {}s (last: {last}); log tail:\n{}",
+                    "ballast serve did not answer POST /VolumeDriver.Capabilities on {} within {}s (last: {last}); log tail:\n{}",
                     socket.display(),
                     READY_TIMEOUT.as_secs(),
                     log_tail(&self.log, 40)
@@ -401,24 +400,22 @@ impl std::fmt::Display for Call {
     }
 }
 
-/// POST /Plugin.Activate over `socket`; the response text.
-pub fn activate(socket: &Path) -> Result<String, String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+/// POST /VolumeDriver.Capabilities over `socket`; the answer's text. Not
+/// Activate: dockerd activates once per dockerd process, and the host
+/// counts that as a new dockerd session.
+pub fn capabilities(socket: &Path) -> Result<String, String> {
+    if !socket.exists() {
+        return Err(format!("{} does not exist yet", socket.display()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|e| e.to_string())?;
-    stream
-        .write_all(
-            b"POST /Plugin.Activate HTTP/1.1\r\nHost: plugin\r\n\
-              Accept: application/vnd.docker.plugins.v1.2+json\r\n\
-              Content-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .map_err(|e| format!("write: {e}"))?;
-    let mut reply = Vec::new();
-    stream
-        .read_to_end(&mut reply)
-        .map_err(|e| format!("read: {e}"))?;
-    Ok(String::from_utf8_lossy(&reply).into_owned())
+    let call = crate::plugin::try_post_raw(socket, "/VolumeDriver.Capabilities", "".into());
+    let (_, body) = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), call).await })
+        .map_err(|_| "no answer within 10 s".to_string())??;
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// One line of /proc/self/mountinfo.

@@ -229,6 +229,7 @@ async fn mounts_are_counted_by_id_and_survive_a_host_crash() {
     assert_eq!(first, (200, json!({"Mountpoint": data})));
     assert!(mounted(&target));
     std::fs::write(target.join("data/hello"), b"kept").unwrap();
+    // A repeated ID (docker cp) is counted, and paired with its own Unmount.
     assert_eq!(
         plugin
             .post("/VolumeDriver.Mount", r#"{"Name":"m1","ID":"one"}"#)
@@ -237,6 +238,9 @@ async fn mounts_are_counted_by_id_and_survive_a_host_crash() {
         data,
         "repeated ID"
     );
+    plugin
+        .post("/VolumeDriver.Unmount", r#"{"Name":"m1","ID":"one"}"#)
+        .await;
     assert_eq!(
         plugin
             .post("/VolumeDriver.Mount", r#"{"Name":"m1","ID":"two"}"#)
@@ -315,4 +319,79 @@ async fn mounts_are_counted_by_id_and_survive_a_host_crash() {
         (200, json!({}))
     );
     assert!(!std::path::Path::new(&image).exists());
+}
+
+#[tokio::test]
+async fn a_failing_backend_get_answers_from_the_last_known_state_not_no_such_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = Plugin::start(dir.path()).await;
+    plugin
+        .post(
+            "/VolumeDriver.Create",
+            r#"{"Name":"kept","Opts":{"size":"32MiB"}}"#,
+        )
+        .await;
+    let (_, before) = plugin.post("/VolumeDriver.Get", r#"{"Name":"kept"}"#).await;
+    assert_eq!(before["Volume"]["Name"], "kept");
+
+    // The backend's store becomes unreadable: its Get now fails.
+    let kv = dir.path().join("state/backends/local/kv/kv.json");
+    let saved = std::fs::read(&kv).unwrap();
+    std::fs::write(&kv, b"{ torn").unwrap();
+    let (status, during) = plugin.post("/VolumeDriver.Get", r#"{"Name":"kept"}"#).await;
+    assert_eq!(status, 200, "{during}");
+    assert_eq!(
+        during["Volume"]["Name"], "kept",
+        "a failing backend must not read as 'no such volume': {during}"
+    );
+    // A volume never seen has no last known state: the error shows.
+    let (status, unknown) = plugin
+        .post("/VolumeDriver.Get", r#"{"Name":"never"}"#)
+        .await;
+    assert_eq!(status, 500);
+    assert!(err_of(&unknown).contains("corrupt"), "{unknown}");
+
+    std::fs::write(&kv, saved).unwrap();
+    let (_, after) = plugin.post("/VolumeDriver.Get", r#"{"Name":"kept"}"#).await;
+    assert_eq!(after["Volume"]["Status"]["fstype"], "ext4");
+}
+
+#[tokio::test]
+async fn docker_cp_repeats_an_id_and_a_dockerd_restart_reaffirms_it() {
+    if !can_mount("docker_cp_repeats_an_id_and_a_dockerd_restart_reaffirms_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let _leftovers = Leftovers(dir.path().to_owned());
+    let plugin = Plugin::start(dir.path()).await;
+    plugin
+        .post(
+            "/VolumeDriver.Create",
+            r#"{"Name":"cp","Opts":{"size":"32MiB"}}"#,
+        )
+        .await;
+    let target = plugin.mount_root.join("cp");
+    let mount = r#"{"Name":"cp","ID":"ctr"}"#;
+
+    // A container runs; `docker cp` into it mounts and unmounts under its ID.
+    plugin.post("/VolumeDriver.Mount", mount).await;
+    plugin.post("/VolumeDriver.Mount", mount).await;
+    plugin.post("/VolumeDriver.Unmount", mount).await;
+    assert!(
+        mounted(&target),
+        "the container still uses it after docker cp"
+    );
+
+    // dockerd restarts with live-restore: it activates the plugin, then
+    // mounts the running container's ID once more; one Unmount ends it.
+    plugin.post("/Plugin.Activate", "").await;
+    plugin.post("/VolumeDriver.Mount", mount).await;
+    assert_eq!(
+        plugin.post("/VolumeDriver.Unmount", mount).await,
+        (200, json!({}))
+    );
+    assert!(!mounted(&target), "re-affirmed, not counted twice");
+    plugin
+        .post("/VolumeDriver.Remove", r#"{"Name":"cp"}"#)
+        .await;
 }

@@ -92,10 +92,14 @@ async fn traced<T: Serialize>(
     answer(result)
 }
 
-async fn activate() -> Response {
-    answer::<_>(Ok(ActivateResponse {
-        implements: vec!["VolumeDriver"],
-    }))
+async fn activate(State(m): State<Manager>) -> Response {
+    traced(&m, "Activate", "", None, async {
+        m.activated().map_err(|e| e.to_string())?;
+        Ok(ActivateResponse {
+            implements: vec!["VolumeDriver"],
+        })
+    })
+    .await
 }
 
 async fn create(State(m): State<Manager>, req: Request) -> Response {

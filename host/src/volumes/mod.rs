@@ -87,6 +87,14 @@ impl VolumeManager {
         })
     }
 
+    /// dockerd activated the plugin: a new dockerd process, a new session
+    /// (see `state` on why mount IDs care).
+    pub fn activated(&self) -> Result<(), VolumeError> {
+        self.state
+            .update(|s| s.session += 1)
+            .map_err(VolumeError::State)
+    }
+
     pub fn driver(&self) -> &str {
         &self.driver
     }
@@ -127,17 +135,24 @@ impl VolumeManager {
         names::check("volume", name)?;
         let _lock = self.locks.lock(name).await;
         let existing = self.state.read().mounted.get(name).cloned();
+        let first = existing.is_none();
         let mounted = match existing {
             Some(mounted) => mounted,
             None => self.mount_first(name).await?,
         };
         let data = mounted.mountpoint.join(DATA_DIR);
-        self.state
-            .update(|s| {
-                let entry = s.mounted.entry(name.to_string()).or_insert(mounted);
-                entry.ids.insert(id.to_string());
-            })
-            .map_err(VolumeError::State)?;
+        let recorded = self.state.update(|s| {
+            s.mounted.entry(name.to_string()).or_insert(mounted.clone());
+            s.add_use(name, id);
+        });
+        if let Err(err) = recorded {
+            // A mount the state file does not know of would never be
+            // unmounted: undo it rather than hand it to Docker.
+            if first && let Err(undo) = self.unmount_last(name, mounted).await {
+                tracing::error!(volume = name, "undoing an unrecorded mount failed: {undo}");
+            }
+            return Err(VolumeError::State(err));
+        }
         tracing::info!(volume = name, id, "mounted");
         Ok(data)
     }
@@ -156,11 +171,7 @@ impl VolumeManager {
         };
         let remaining = self
             .state
-            .update(|s| {
-                let entry = s.mounted.get_mut(name).expect("checked under the lock");
-                entry.ids.remove(id);
-                entry.ids.len()
-            })
+            .update(|s| s.drop_use(name, id))
             .map_err(VolumeError::State)?;
         if remaining > 0 {
             return Ok(());

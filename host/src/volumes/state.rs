@@ -1,8 +1,16 @@
 //! What the volume manager must not forget across a crash: which volumes
 //! are mounted, for which Docker mount IDs, on which device. One JSON file
 //! per backend, replaced atomically after every change.
+//!
+//! Why a count per ID and a session: dockerd pairs every Mount(ID) with one
+//! Unmount(ID), and it repeats an ID (`docker cp` into a running container
+//! mounts again under the container's ID), so an ID is counted. But after its
+//! own restart, dockerd (live-restore) sends Mount again with the IDs of the
+//! containers still running, once each, with no Unmount for the old count.
+//! It activates the plugin first, so every Activate starts a new session, and
+//! an ID counted in an earlier session is re-affirmed (count 1), not added to.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,16 +24,65 @@ use crate::storage::Device;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mounted {
     /// Docker mount IDs using it; it stays mounted while any remain.
-    pub ids: BTreeSet<String>,
+    pub ids: BTreeMap<String, IdUse>,
     /// Where the filesystem is mounted (Docker gets its `data` directory).
     pub mountpoint: PathBuf,
     pub device: Device,
     pub fs_type: String,
 }
 
+/// How often one Docker mount ID holds a volume, and in which session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdUse {
+    pub count: u32,
+    pub session: u64,
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
+    /// Bumped each time dockerd activates the plugin (a new dockerd process).
+    #[serde(default)]
+    pub session: u64,
     pub mounted: BTreeMap<String, Mounted>,
+}
+
+impl State {
+    /// Record one more Mount of `name` by `id`.
+    pub fn add_use(&mut self, name: &str, id: &str) {
+        let session = self.session;
+        let Some(mounted) = self.mounted.get_mut(name) else {
+            return;
+        };
+        let fresh = IdUse { count: 1, session };
+        mounted
+            .ids
+            .entry(id.to_string())
+            .and_modify(|u| {
+                *u = if u.session == session {
+                    IdUse {
+                        count: u.count + 1,
+                        session,
+                    }
+                } else {
+                    fresh
+                }
+            })
+            .or_insert(fresh);
+    }
+
+    /// Record one Unmount of `name` by `id`; how many IDs still hold it.
+    pub fn drop_use(&mut self, name: &str, id: &str) -> usize {
+        let Some(mounted) = self.mounted.get_mut(name) else {
+            return 0;
+        };
+        if let Some(used) = mounted.ids.get_mut(id) {
+            used.count = used.count.saturating_sub(1);
+            if used.count == 0 {
+                mounted.ids.remove(id);
+            }
+        }
+        mounted.ids.len()
+    }
 }
 
 pub struct StateFile {
@@ -80,6 +137,50 @@ impl StateFile {
 mod tests {
     use super::*;
 
+    fn mounted_state() -> State {
+        let mut state = State::default();
+        state.mounted.insert(
+            "v".into(),
+            Mounted {
+                ids: BTreeMap::new(),
+                mountpoint: "/mnt/v".into(),
+                device: Device {
+                    path: "/dev/loop7".into(),
+                    loop_of: None,
+                },
+                fs_type: "ext4".into(),
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn a_repeated_id_is_counted_within_a_session() {
+        // docker cp into a running container: Mount(A) again, then Unmount(A).
+        let mut state = mounted_state();
+        state.add_use("v", "A");
+        state.add_use("v", "A");
+        assert_eq!(state.drop_use("v", "A"), 1, "the container still holds it");
+        assert_eq!(state.drop_use("v", "A"), 0);
+    }
+
+    #[test]
+    fn a_new_dockerd_session_reaffirms_an_id_instead_of_adding() {
+        // dockerd restarts (live-restore): Activate, then Mount(A) once more.
+        let mut state = mounted_state();
+        state.add_use("v", "A");
+        state.session += 1;
+        state.add_use("v", "A");
+        assert_eq!(state.drop_use("v", "A"), 0, "one Unmount ends it");
+    }
+
+    #[test]
+    fn an_unknown_id_changes_nothing() {
+        let mut state = mounted_state();
+        state.add_use("v", "A");
+        assert_eq!(state.drop_use("v", "B"), 1);
+    }
+
     #[test]
     fn state_survives_reopen_and_failed_writes_roll_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -89,7 +190,14 @@ mod tests {
             s.mounted.insert(
                 "v1".into(),
                 Mounted {
-                    ids: ["abc".to_string()].into(),
+                    ids: [(
+                        "abc".to_string(),
+                        IdUse {
+                            count: 1,
+                            session: 0,
+                        },
+                    )]
+                    .into(),
                     mountpoint: "/mnt/v1".into(),
                     device: Device {
                         path: "/dev/loop7".into(),
