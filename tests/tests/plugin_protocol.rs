@@ -206,20 +206,33 @@ fn mounted(target: &std::path::Path) -> bool {
         .any(|l| l.split(' ').nth(4) == Some(&target))
 }
 
-#[tokio::test]
-async fn mounts_are_counted_by_id_and_survive_a_host_crash() {
-    if !can_mount("mounts_are_counted_by_id_and_survive_a_host_crash") {
-        return;
+/// A plugin with one 32 MiB volume `name` created, for tests that mount;
+/// `None` (after saying why) where loop devices and mount(2) are not allowed.
+async fn plugin_with_volume(
+    test: &str,
+    name: &str,
+) -> Option<(tempfile::TempDir, Leftovers, Plugin)> {
+    if !can_mount(test) {
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let _leftovers = Leftovers(dir.path().to_owned());
+    let leftovers = Leftovers(dir.path().to_owned());
     let plugin = Plugin::start(dir.path()).await;
-    plugin
-        .post(
-            "/VolumeDriver.Create",
-            r#"{"Name":"m1","Opts":{"size":"32MiB"}}"#,
-        )
-        .await;
+    let create = json!({"Name": name, "Opts": {"size": "32MiB"}}).to_string();
+    assert_eq!(
+        plugin.post("/VolumeDriver.Create", create).await,
+        (200, json!({}))
+    );
+    Some((dir, leftovers, plugin))
+}
+
+#[tokio::test]
+async fn mounts_are_counted_by_id_and_survive_a_host_crash() {
+    let Some((dir, _leftovers, plugin)) =
+        plugin_with_volume("mounts_are_counted_by_id_and_survive_a_host_crash", "m1").await
+    else {
+        return;
+    };
     let target = plugin.mount_root.join("m1");
     let data = target.join("data").display().to_string();
 
@@ -358,18 +371,14 @@ async fn a_failing_backend_get_answers_from_the_last_known_state_not_no_such_vol
 
 #[tokio::test]
 async fn docker_cp_repeats_an_id_and_a_dockerd_restart_reaffirms_it() {
-    if !can_mount("docker_cp_repeats_an_id_and_a_dockerd_restart_reaffirms_it") {
+    let Some((_dir, _leftovers, plugin)) = plugin_with_volume(
+        "docker_cp_repeats_an_id_and_a_dockerd_restart_reaffirms_it",
+        "cp",
+    )
+    .await
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let _leftovers = Leftovers(dir.path().to_owned());
-    let plugin = Plugin::start(dir.path()).await;
-    plugin
-        .post(
-            "/VolumeDriver.Create",
-            r#"{"Name":"cp","Opts":{"size":"32MiB"}}"#,
-        )
-        .await;
+    };
     let target = plugin.mount_root.join("cp");
     let mount = r#"{"Name":"cp","ID":"ctr"}"#;
 

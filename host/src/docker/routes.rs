@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::types::*;
 use crate::metrics;
 use crate::runtime::bindings::Scope;
-use crate::volumes::{VolumeManager, VolumeView};
+use crate::volumes::{VolumeError, VolumeManager, VolumeView};
 
 /// Larger bodies are refused: real requests are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -102,42 +102,67 @@ async fn activate(State(m): State<Manager>) -> Response {
     .await
 }
 
+/// Requests name a volume (and Mount/Unmount an ID) for the request's span.
+trait Labels {
+    fn labels(&self) -> (String, Option<String>);
+}
+
+impl Labels for CreateRequest {
+    fn labels(&self) -> (String, Option<String>) {
+        (self.name.clone(), None)
+    }
+}
+
+impl Labels for NameRequest {
+    fn labels(&self) -> (String, Option<String>) {
+        (self.name.clone(), None)
+    }
+}
+
+impl Labels for MountRequest {
+    fn labels(&self) -> (String, Option<String>) {
+        (self.name.clone(), Some(self.id.clone()))
+    }
+}
+
+/// Parse the body as `R`, then run `work` on it inside the request's span.
+async fn handle<R, T, Fut>(
+    m: Manager,
+    endpoint: &'static str,
+    req: Request,
+    work: impl FnOnce(Manager, R) -> Fut,
+) -> Response
+where
+    R: DeserializeOwned + Labels,
+    T: Serialize,
+    Fut: Future<Output = Result<T, VolumeError>>,
+{
+    let parsed = parse::<R>(req.into_body()).await;
+    let (name, id) = parsed.as_ref().map(R::labels).unwrap_or_default();
+    traced(&m.clone(), endpoint, &name, id.as_deref(), async {
+        work(m, parsed?).await.map_err(|e| e.to_string())
+    })
+    .await
+}
+
 async fn create(State(m): State<Manager>, req: Request) -> Response {
-    let parsed = parse::<CreateRequest>(req.into_body()).await;
-    let name = parsed.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-    traced(&m, "Create", &name, None, async {
-        let req = parsed?;
-        let options: Vec<(String, String)> = req.opts.unwrap_or_default().into_iter().collect();
-        m.create(&req.name, &options)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Empty {})
+    handle(m, "Create", req, |m, r: CreateRequest| async move {
+        let options: Vec<(String, String)> = r.opts.unwrap_or_default().into_iter().collect();
+        m.create(&r.name, &options).await.map(|()| Empty {})
     })
     .await
 }
 
 async fn remove(State(m): State<Manager>, req: Request) -> Response {
-    let parsed = parse::<NameRequest>(req.into_body()).await;
-    let name = parsed.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-    traced(&m, "Remove", &name, None, async {
-        m.remove(&parsed?.name).await.map_err(|e| e.to_string())?;
-        Ok(Empty {})
+    handle(m, "Remove", req, |m, r: NameRequest| async move {
+        m.remove(&r.name).await.map(|()| Empty {})
     })
     .await
 }
 
 async fn mount(State(m): State<Manager>, req: Request) -> Response {
-    let parsed = parse::<MountRequest>(req.into_body()).await;
-    let (name, id) = parsed
-        .as_ref()
-        .map(|r| (r.name.clone(), r.id.clone()))
-        .unwrap_or_default();
-    traced(&m, "Mount", &name, Some(&id), async {
-        let req = parsed?;
-        let path = m
-            .mount(&req.name, &req.id)
-            .await
-            .map_err(|e| e.to_string())?;
+    handle(m, "Mount", req, |m, r: MountRequest| async move {
+        let path = m.mount(&r.name, &r.id).await?;
         Ok(MountpointResponse {
             mountpoint: path.display().to_string(),
         })
@@ -146,26 +171,15 @@ async fn mount(State(m): State<Manager>, req: Request) -> Response {
 }
 
 async fn unmount(State(m): State<Manager>, req: Request) -> Response {
-    let parsed = parse::<MountRequest>(req.into_body()).await;
-    let (name, id) = parsed
-        .as_ref()
-        .map(|r| (r.name.clone(), r.id.clone()))
-        .unwrap_or_default();
-    traced(&m, "Unmount", &name, Some(&id), async {
-        let req = parsed?;
-        m.unmount(&req.name, &req.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Empty {})
+    handle(m, "Unmount", req, |m, r: MountRequest| async move {
+        m.unmount(&r.name, &r.id).await.map(|()| Empty {})
     })
     .await
 }
 
 async fn path(State(m): State<Manager>, req: Request) -> Response {
-    let parsed = parse::<NameRequest>(req.into_body()).await;
-    let name = parsed.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-    traced(&m, "Path", &name, None, async {
-        let path = m.path(&parsed?.name).await.map_err(|e| e.to_string())?;
+    handle(m, "Path", req, |m, r: NameRequest| async move {
+        let path = m.path(&r.name).await?;
         Ok(MountpointResponse {
             mountpoint: path.map(|p| p.display().to_string()).unwrap_or_default(),
         })
@@ -174,10 +188,8 @@ async fn path(State(m): State<Manager>, req: Request) -> Response {
 }
 
 async fn get(State(m): State<Manager>, req: Request) -> Response {
-    let parsed = parse::<NameRequest>(req.into_body()).await;
-    let name = parsed.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-    traced(&m, "Get", &name, None, async {
-        let volume = m.get(&parsed?.name).await.map_err(|e| e.to_string())?;
+    handle(m, "Get", req, |m, r: NameRequest| async move {
+        let volume = m.get(&r.name).await?;
         Ok(GetResponse {
             volume: volume.map(to_docker),
         })
