@@ -118,7 +118,7 @@ impl VolumeManager {
     pub async fn remove(&self, name: &str) -> Result<(), VolumeError> {
         names::check("volume", name)?;
         let _lock = self.locks.lock(name).await;
-        if let Some(mounted) = self.state.read().mounted.get(name) {
+        if let Some(mounted) = self.state.mounted(name) {
             return Err(VolumeError::InUse {
                 name: name.into(),
                 count: mounted.ids.len(),
@@ -134,7 +134,7 @@ impl VolumeManager {
     pub async fn mount(&self, name: &str, id: &str) -> Result<PathBuf, VolumeError> {
         names::check("volume", name)?;
         let _lock = self.locks.lock(name).await;
-        let existing = self.state.read().mounted.get(name).cloned();
+        let existing = self.state.mounted(name);
         let first = existing.is_none();
         let mounted = match existing {
             Some(mounted) => mounted,
@@ -161,7 +161,7 @@ impl VolumeManager {
     pub async fn unmount(&self, name: &str, id: &str) -> Result<(), VolumeError> {
         names::check("volume", name)?;
         let _lock = self.locks.lock(name).await;
-        let Some(mounted) = self.state.read().mounted.get(name).cloned() else {
+        let Some(mounted) = self.state.mounted(name) else {
             tracing::info!(
                 volume = name,
                 id,
@@ -184,9 +184,7 @@ impl VolumeManager {
         names::check("volume", name)?;
         Ok(self
             .state
-            .read()
-            .mounted
-            .get(name)
+            .mounted(name)
             .map(|m| m.mountpoint.join(DATA_DIR)))
     }
 
@@ -337,7 +335,7 @@ impl VolumeManager {
 
     fn last_known(&self, name: &str) -> Option<VolumeView> {
         let status = self.known.lock().unwrap().get(name).cloned();
-        let mounted = self.state.read().mounted.contains_key(name);
+        let mounted = self.state.with(|s| s.mounted.contains_key(name));
         match status {
             Some(status) => Some(self.view(name, status)),
             None if mounted => Some(self.view(name, vec![])),
@@ -347,7 +345,7 @@ impl VolumeManager {
 
     /// The backend's status plus what this host knows (device, mountpoint).
     fn view(&self, name: &str, mut status: Vec<(String, String)>) -> VolumeView {
-        let mounted = self.state.read().mounted.get(name).cloned();
+        let mounted = self.state.mounted(name);
         if let Some(m) = &mounted {
             status.push(("device".into(), m.device.path.display().to_string()));
             status.push(("mountpoint".into(), m.mountpoint.display().to_string()));

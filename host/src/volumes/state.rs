@@ -114,7 +114,17 @@ impl StateFile {
 
     /// A copy of the current state.
     pub fn read(&self) -> State {
-        self.state.lock().unwrap().clone()
+        self.with(State::clone)
+    }
+
+    /// Look at the current state without copying it.
+    pub fn with<R>(&self, look: impl FnOnce(&State) -> R) -> R {
+        look(&self.state.lock().unwrap())
+    }
+
+    /// The record of one mounted volume, if it is mounted.
+    pub fn mounted(&self, name: &str) -> Option<Mounted> {
+        self.with(|s| s.mounted.get(name).cloned())
     }
 
     /// Change the state and write it durably before returning. If the write
