@@ -1,0 +1,83 @@
+//! What a simulated cloud is made of: region, zones, instances, delays,
+//! policy. Built from the command line or by tests.
+
+use std::path::PathBuf;
+
+use crate::delays::Delays;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Aws,
+    Gce,
+}
+
+/// One simulated machine.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InstanceSpec {
+    /// `i-…` for AWS (generated when empty), the instance name for GCE.
+    pub id: String,
+    pub provider: Provider,
+    /// e.g. "us-east-1a" or "us-central1-a".
+    pub zone: String,
+    /// e.g. "m5.large" (Nitro: NVMe names) or "t2.micro" (Xen: xvd names); "n2-standard-2" on GCE.
+    pub instance_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where the API listens; port 0 picks one.
+    pub listen: std::net::SocketAddr,
+    pub region: String,
+    pub zones: Vec<String>,
+    pub instances: Vec<InstanceSpec>,
+    pub delays: Delays,
+    /// Volume backing files, snapshots, and each instance's device directory.
+    pub data_dir: PathBuf,
+    /// Actions a caller may perform (for DryRun and real calls); `None`: all.
+    pub allowed_actions: Option<Vec<String>>,
+    /// When set, SigV4 signatures are verified against these keys.
+    pub verify_keys: Option<(String, String)>,
+    /// GCE project id.
+    pub gce_project: String,
+    /// Really loop-attach volumes (needs root); off, attachments are only recorded.
+    pub hypervisor: bool,
+}
+
+impl SimConfig {
+    /// A fast simulator in `data_dir`: one region, three zones, no delays.
+    pub fn fast(data_dir: PathBuf) -> SimConfig {
+        SimConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            region: "us-east-1".into(),
+            zones: vec![
+                "us-east-1a".into(),
+                "us-east-1b".into(),
+                "us-east-1c".into(),
+            ],
+            instances: Vec::new(),
+            delays: Delays::zero(),
+            data_dir,
+            allowed_actions: None,
+            verify_keys: None,
+            gce_project: "ballast-sim".into(),
+            hypervisor: false,
+        }
+    }
+
+    pub fn with_instance(
+        mut self,
+        provider: Provider,
+        id: &str,
+        zone: &str,
+        instance_type: &str,
+    ) -> SimConfig {
+        self.instances.push(InstanceSpec {
+            id: id.into(),
+            provider,
+            zone: zone.into(),
+            instance_type: instance_type.into(),
+        });
+        self
+    }
+}
