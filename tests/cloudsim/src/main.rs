@@ -24,9 +24,10 @@ struct Args {
     /// Address of the API (every cloud API and the admin API under /_sim).
     #[arg(long, default_value = "127.0.0.1:4566")]
     listen: std::net::SocketAddr,
-    /// Volume backing files, snapshots and the instances' device directories.
+    /// Volume backing files, snapshots and the instances' device directories
+    /// (default: a new directory under the system's temp dir).
     #[arg(long)]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     /// Zones of the region (comma-separated); default <region>a,b,c.
@@ -38,6 +39,10 @@ struct Args {
     /// Take as long as the real clouds to create, attach, detach, snapshot.
     #[arg(long)]
     realistic_delays: bool,
+    /// One delay in milliseconds, e.g. `--delay attach=3000`; repeatable.
+    /// Names: volume_create, attach, detach, snapshot, efs, gce_operation.
+    #[arg(long = "delay", value_name = "NAME=MS")]
+    delays: Vec<String>,
     /// Loop-attach volumes and create by-id links (needs root).
     #[arg(long)]
     hypervisor: bool,
@@ -77,7 +82,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn config(args: Args) -> anyhow::Result<SimConfig> {
-    let mut config = SimConfig::fast(args.data_dir);
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("cloudsim-{}", std::process::id())),
+    };
+    let mut config = SimConfig::fast(data_dir);
     config.listen = args.listen;
     config.zones = if args.zones.is_empty() {
         ["a", "b", "c"]
@@ -93,6 +102,9 @@ fn config(args: Args) -> anyhow::Result<SimConfig> {
     config.allowed_actions = args.allow_actions;
     if args.realistic_delays {
         config.delays = Delays::realistic();
+    }
+    for delay in &args.delays {
+        set_delay(&mut config.delays, delay)?;
     }
     if let Some(keys) = args.verify_keys {
         let (key, secret) = keys
@@ -122,4 +134,23 @@ fn instance(raw: &str) -> anyhow::Result<InstanceSpec> {
         zone: zone.into(),
         instance_type: instance_type.into(),
     })
+}
+
+/// Apply `NAME=MS` to `delays`.
+fn set_delay(delays: &mut Delays, raw: &str) -> anyhow::Result<()> {
+    let (name, ms) = raw.split_once('=').context("--delay takes NAME=MS")?;
+    let ms: u64 = ms
+        .parse()
+        .with_context(|| format!("--delay {raw:?}: {ms:?} is not a number of milliseconds"))?;
+    let slot = match name {
+        "volume_create" => &mut delays.volume_create,
+        "attach" => &mut delays.attach,
+        "detach" => &mut delays.detach,
+        "snapshot" => &mut delays.snapshot,
+        "efs" => &mut delays.efs,
+        "gce_operation" => &mut delays.gce_operation,
+        other => bail!("--delay {raw:?}: unknown delay {other:?}"),
+    };
+    *slot = std::time::Duration::from_millis(ms);
+    Ok(())
 }
