@@ -9,7 +9,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use ec2_support::{attachment_state, code, ec2_no_retry, failure, state, volume};
+use ec2_support::{
+    attach, attach_code, attach_request, attachment_state, code, detach_request, ec2_no_retry,
+    failure, state, volume,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -114,13 +117,7 @@ async fn fail_next_fails_exactly_k_calls_of_an_action() {
         "failed calls created nothing"
     );
 
-    let attach = || {
-        ec2.attach_volume()
-            .volume_id(&id)
-            .instance_id("i-a")
-            .device("/dev/sdf")
-            .send()
-    };
+    let attach = || attach_request(&ec2, &id, "i-a", "/dev/sdf").send();
     let (got, status) = failure(attach().await);
     assert_eq!((got.as_str(), status), ("ServiceUnavailable", 503));
     attach().await.expect("then it passes");
@@ -151,13 +148,7 @@ async fn a_stuck_attachment_stays_attaching_until_detached() {
     let id = volume(&ec2, "us-east-1a", 1).await;
     support::set_faults(&running, json!({ "stuck_attaching": 1 })).await;
 
-    ec2.attach_volume()
-        .volume_id(&id)
-        .instance_id("i-a")
-        .device("/dev/sdf")
-        .send()
-        .await
-        .unwrap();
+    attach(&ec2, &id, "i-a", "/dev/sdf").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         attachment_state(&ec2, &id, "i-a").await,
@@ -166,30 +157,16 @@ async fn a_stuck_attachment_stays_attaching_until_detached() {
     );
     assert_eq!(state(&ec2, &id).await, "in-use");
     assert_eq!(
-        code(
-            ec2.attach_volume()
-                .volume_id(&id)
-                .instance_id("i-b")
-                .device("/dev/sdf")
-                .send()
-                .await
-        ),
+        attach_code(&ec2, &id, "i-b", "/dev/sdf").await,
         "VolumeInUse"
     );
 
-    ec2.detach_volume()
-        .volume_id(&id)
+    detach_request(&ec2, &id)
         .send()
         .await
         .expect("a stuck attachment can be detached");
     assert_eq!(state(&ec2, &id).await, "available");
-    ec2.attach_volume()
-        .volume_id(&id)
-        .instance_id("i-b")
-        .device("/dev/sdf")
-        .send()
-        .await
-        .unwrap();
+    attach(&ec2, &id, "i-b", "/dev/sdf").await;
     assert_eq!(
         attachment_state(&ec2, &id, "i-b").await,
         "attached",

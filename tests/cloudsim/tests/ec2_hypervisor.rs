@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::VolumeType;
-use ec2_support::{attachment_state, eventually, state};
+use ec2_support::{detach_request, io2, restore, snapshot, volume, wait_attachment, wait_state};
 
 /// Unmounts (lazily, best effort) whatever is still mounted when dropped.
 struct Mounts(Vec<PathBuf>);
@@ -63,31 +62,19 @@ fn loops_of(file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Attach and wait until attached: only then is the device plugged.
 async fn attach(ec2: &aws_sdk_ec2::Client, volume: &str, instance: &str, device: &str) {
-    ec2.attach_volume()
-        .volume_id(volume)
-        .instance_id(instance)
-        .device(device)
-        .send()
-        .await
-        .unwrap();
-    eventually(Duration::from_secs(10), || async {
-        (attachment_state(ec2, volume, instance).await == "attached").then_some(())
-    })
-    .await;
+    ec2_support::attach(ec2, volume, instance, device).await;
+    wait_attachment(ec2, volume, instance, "attached").await;
 }
 
 async fn detach(ec2: &aws_sdk_ec2::Client, volume: &str, force: bool) {
-    ec2.detach_volume()
-        .volume_id(volume)
+    detach_request(ec2, volume)
         .force(force)
         .send()
         .await
         .unwrap();
-    eventually(Duration::from_secs(10), || async {
-        (state(ec2, volume).await == "available").then_some(())
-    })
-    .await;
+    wait_state(ec2, volume, "available").await;
 }
 
 #[tokio::test]
@@ -99,15 +86,7 @@ async fn data_follows_the_volume_between_instances_and_through_snapshots() {
     let mut mounts = Mounts(Vec::new());
     let ec2 = support::ec2(&running.api_url).await;
     let hv = &running.sim.hypervisor;
-    let out = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(1)
-        .volume_type(VolumeType::Gp3)
-        .send()
-        .await
-        .unwrap();
-    let vol = out.volume_id().unwrap().to_string();
+    let vol = volume(&ec2, "us-east-1a", 1).await;
     let backing = hv.backing_file(&vol);
 
     // Instance A (Nitro): the NVMe by-id link to a loop device.
@@ -160,22 +139,8 @@ async fn data_follows_the_volume_between_instances_and_through_snapshots() {
     umount(&mnt_b);
 
     // Snapshot → a volume in another zone → instance C sees the same data.
-    let snap = ec2
-        .create_snapshot()
-        .volume_id(&vol)
-        .send()
-        .await
-        .unwrap()
-        .snapshot_id()
-        .unwrap()
-        .to_string();
-    let copy = ec2
-        .create_volume()
-        .availability_zone("us-east-1b")
-        .snapshot_id(&snap)
-        .send()
-        .await
-        .unwrap();
+    let snap = snapshot(&ec2, &vol).await;
+    let copy = restore(&ec2, "us-east-1b", &snap).send().await.unwrap();
     let copy = copy.volume_id().unwrap().to_string();
     attach(&ec2, &copy, "i-c", "/dev/sdf").await;
     let c = running.instance("i-c");
@@ -207,16 +172,7 @@ async fn multi_attach_shares_one_loop_device() {
     }
     let (_dir, running) = support::sim(|c| c.hypervisor = true).await;
     let ec2 = support::ec2(&running.api_url).await;
-    let out = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(4)
-        .volume_type(VolumeType::Io2)
-        .iops(400)
-        .multi_attach_enabled(true)
-        .send()
-        .await
-        .unwrap();
+    let out = io2(&ec2, 4, 400, true).await;
     let vol = out.volume_id().unwrap().to_string();
     let backing = running.sim.hypervisor.backing_file(&vol);
     attach(&ec2, &vol, "i-a", "/dev/sdf").await;
@@ -232,8 +188,7 @@ async fn multi_attach_shares_one_loop_device() {
         "one loop device"
     );
 
-    ec2.detach_volume()
-        .volume_id(&vol)
+    detach_request(&ec2, &vol)
         .instance_id("i-a")
         .send()
         .await

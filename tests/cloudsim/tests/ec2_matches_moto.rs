@@ -8,12 +8,12 @@
 mod ec2_support;
 mod support;
 
-use std::time::Duration;
-
 use aws_sdk_ec2::types::{
     Filter, InstanceType, Placement, ResourceType, Snapshot, Volume, VolumeType,
 };
-use ec2_support::{code, tag, tag_spec};
+use ec2_support::{
+    SETTLE, attach, code, describe, describe_instance, detach_request, eventually, tag, tag_spec,
+};
 
 /// What a volume looks like, ids aside.
 #[derive(Debug, PartialEq)]
@@ -119,21 +119,11 @@ impl Observed {
     }
 }
 
-async fn describe_volume(ec2: &aws_sdk_ec2::Client, id: &str) -> Volume {
-    ec2.describe_volumes()
-        .volume_ids(id)
-        .send()
-        .await
-        .unwrap()
-        .volumes()[0]
-        .clone()
-}
-
 /// Poll until the volume's described state is `state` (moto and cloudsim
 /// both settle at once here, but neither is required to).
 async fn settle(ec2: &aws_sdk_ec2::Client, id: &str, state: &str) -> Volume {
-    ec2_support::eventually(Duration::from_secs(10), || async {
-        let v = describe_volume(ec2, id).await;
+    eventually(SETTLE, || async {
+        let v = describe(ec2, id).await;
         (v.state().map(|s| s.as_str()) == Some(state)).then_some(v)
     })
     .await
@@ -208,17 +198,10 @@ async fn sequence(ec2: &aws_sdk_ec2::Client, instance: &str) -> Observed {
         .unwrap();
     seen.note(
         "after create tags",
-        sorted_tags(describe_volume(ec2, &vol).await.tags()),
+        sorted_tags(describe(ec2, &vol).await.tags()),
     );
 
-    let attached = ec2
-        .attach_volume()
-        .volume_id(&vol)
-        .instance_id(instance)
-        .device("/dev/sdf")
-        .send()
-        .await
-        .unwrap();
+    let attached = attach(ec2, &vol, instance, "/dev/sdf").await;
     seen.note(
         "attach",
         (
@@ -226,8 +209,8 @@ async fn sequence(ec2: &aws_sdk_ec2::Client, instance: &str) -> Observed {
             attached.instance_id() == Some(instance),
         ),
     );
-    let v = ec2_support::eventually(Duration::from_secs(10), || async {
-        let v = describe_volume(ec2, &vol).await;
+    let v = eventually(SETTLE, || async {
+        let v = describe(ec2, &vol).await;
         let attached = v
             .attachments()
             .first()
@@ -238,13 +221,8 @@ async fn sequence(ec2: &aws_sdk_ec2::Client, instance: &str) -> Observed {
     })
     .await;
     seen.note("attached volume", volume_shape(&v, instance));
-    let instances = ec2
-        .describe_instances()
-        .instance_ids(instance)
-        .send()
+    let mapping = describe_instance(ec2, instance)
         .await
-        .unwrap();
-    let mapping = instances.reservations()[0].instances()[0]
         .block_device_mappings()
         .iter()
         .find(|m| m.device_name() == Some("/dev/sdf"))
@@ -259,9 +237,7 @@ async fn sequence(ec2: &aws_sdk_ec2::Client, instance: &str) -> Observed {
     seen.note("instance mapping", mapping);
 
     // moto answers 500 to a DetachVolume without InstanceId.
-    let detached = ec2
-        .detach_volume()
-        .volume_id(&vol)
+    let detached = detach_request(ec2, &vol)
         .instance_id(instance)
         .device("/dev/sdf")
         .send()
@@ -296,7 +272,7 @@ async fn sequence(ec2: &aws_sdk_ec2::Client, instance: &str) -> Observed {
             sorted_tags(snap.tags()),
         ),
     );
-    let s = ec2_support::eventually(Duration::from_secs(10), || async {
+    let s = eventually(SETTLE, || async {
         let out = ec2
             .describe_snapshots()
             .snapshot_ids(&snap_id)

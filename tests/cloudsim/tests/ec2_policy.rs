@@ -12,10 +12,11 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+use aws_sdk_ec2::config::http::HttpRequest;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::BoxError;
-use ec2_support::{failure, volume};
+use ec2_support::{attach, failure, snapshot, volume};
 
 /// Every mutating call with DryRun, each answering `expected` (code, status).
 async fn dry_run_everything(
@@ -24,8 +25,19 @@ async fn dry_run_everything(
     snap: &str,
     expected: (&str, u16),
 ) {
+    for (action, (code, status)) in dry_runs(ec2, vol, snap).await {
+        assert_eq!((code.as_str(), status), expected, "DryRun {action}");
+    }
+}
+
+/// Every mutating call with DryRun: the action and its (code, status).
+async fn dry_runs(
+    ec2: &aws_sdk_ec2::Client,
+    vol: &str,
+    snap: &str,
+) -> [(&'static str, (String, u16)); 9] {
     let t = ec2_support::tag("k", "v");
-    let results = [
+    [
         (
             "CreateVolume",
             failure(
@@ -122,10 +134,7 @@ async fn dry_run_everything(
                     .await,
             ),
         ),
-    ];
-    for (action, (code, status)) in results {
-        assert_eq!((code.as_str(), status), expected, "DryRun {action}");
-    }
+    ]
 }
 
 #[tokio::test]
@@ -134,15 +143,7 @@ async fn dry_run_answers_by_policy_and_changes_nothing() {
     let (_dir, running) = support::sim(|_| {}).await;
     let ec2 = support::ec2(&running.api_url).await;
     let vol = volume(&ec2, "us-east-1a", 1).await;
-    let snap = ec2
-        .create_snapshot()
-        .volume_id(&vol)
-        .send()
-        .await
-        .unwrap()
-        .snapshot_id()
-        .unwrap()
-        .to_string();
+    let snap = snapshot(&ec2, &vol).await;
     dry_run_everything(&ec2, &vol, &snap, ("DryRunOperation", 412)).await;
     let (code, status) = failure(ec2.describe_volumes().dry_run(true).send().await);
     assert_eq!(
@@ -187,98 +188,17 @@ async fn a_policy_refuses_what_it_does_not_allow() {
     .await;
     let ec2 = support::ec2(&running.api_url).await;
     let vol = volume(&ec2, "us-east-1a", 1).await;
-    let snap = ec2
-        .create_snapshot()
-        .volume_id(&vol)
-        .send()
-        .await
-        .unwrap()
-        .snapshot_id()
-        .unwrap()
-        .to_string();
+    let snap = snapshot(&ec2, &vol).await;
 
-    let (code, status) = failure(
-        ec2.create_volume()
-            .dry_run(true)
-            .availability_zone("us-east-1a")
-            .size(1)
-            .send()
-            .await,
-    );
-    assert_eq!((code.as_str(), status), ("DryRunOperation", 412));
-    let (code, status) = failure(
-        ec2.attach_volume()
-            .dry_run(true)
-            .volume_id(&vol)
-            .instance_id("i-a")
-            .device("/dev/sdf")
-            .send()
-            .await,
-    );
-    assert_eq!((code.as_str(), status), ("DryRunOperation", 412));
-    for (action, (code, status)) in [
-        (
-            "DeleteVolume",
-            failure(
-                ec2.delete_volume()
-                    .dry_run(true)
-                    .volume_id(&vol)
-                    .send()
-                    .await,
-            ),
-        ),
-        (
-            "DetachVolume",
-            failure(
-                ec2.detach_volume()
-                    .dry_run(true)
-                    .volume_id(&vol)
-                    .send()
-                    .await,
-            ),
-        ),
-        (
-            "DeleteSnapshot",
-            failure(
-                ec2.delete_snapshot()
-                    .dry_run(true)
-                    .snapshot_id(&snap)
-                    .send()
-                    .await,
-            ),
-        ),
-        (
-            "ModifyVolume",
-            failure(
-                ec2.modify_volume()
-                    .dry_run(true)
-                    .volume_id(&vol)
-                    .size(2)
-                    .send()
-                    .await,
-            ),
-        ),
-        (
-            "CreateTags",
-            failure(
-                ec2.create_tags()
-                    .dry_run(true)
-                    .resources(&vol)
-                    .tags(ec2_support::tag("a", "b"))
-                    .send()
-                    .await,
-            ),
-        ),
-        (
-            "DeleteTags",
-            failure(ec2.delete_tags().dry_run(true).resources(&vol).send().await),
-        ),
-    ] {
-        assert_eq!(
-            (code.as_str(), status),
-            ("UnauthorizedOperation", 403),
-            "DryRun {action}"
-        );
+    // Dry runs answer by the policy: DryRunOperation for what it allows.
+    let allowed = ["CreateVolume", "AttachVolume", "CreateSnapshot"];
+    for (action, (code, status)) in dry_runs(&ec2, &vol, &snap).await {
+        let expected = if allowed.contains(&action) {
+            ("DryRunOperation", 412)
+        } else {
+            ("UnauthorizedOperation", 403)
+        };
+        assert_eq!((code.as_str(), status), expected, "DryRun {action}");
     }
 
     // Real calls: refused the same way, and nothing happens.
@@ -300,13 +220,8 @@ async fn a_policy_refuses_what_it_does_not_allow() {
         1,
         "still there"
     );
-    ec2.attach_volume()
-        .volume_id(&vol)
-        .instance_id("i-a")
-        .device("/dev/sdf")
-        .send()
-        .await
-        .expect("allowed");
+    // Allowed by the policy.
+    attach(&ec2, &vol, "i-a", "/dev/sdf").await;
 }
 
 /// A client signing with `credentials`, without retries.
@@ -331,13 +246,16 @@ fn creds(key: &str, secret: &str, token: Option<&str>) -> Credentials {
     )
 }
 
-/// Removes the Authorization header after the SDK signed the request.
+/// Alters a request after the SDK signed it, as `change` says.
 #[derive(Debug)]
-struct DropAuthorization;
+struct AfterSigning {
+    name: &'static str,
+    change: fn(&mut HttpRequest) -> Result<(), BoxError>,
+}
 
-impl Intercept for DropAuthorization {
+impl Intercept for AfterSigning {
     fn name(&self) -> &'static str {
-        "DropAuthorization"
+        self.name
     }
 
     fn modify_before_transmit(
@@ -346,31 +264,43 @@ impl Intercept for DropAuthorization {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        context.request_mut().headers_mut().remove("authorization");
-        Ok(())
+        (self.change)(context.request_mut())
     }
 }
 
-/// Changes one byte of the body after the SDK signed it (same length).
-#[derive(Debug)]
-struct TamperBody;
+/// Removes the Authorization header.
+const DROP_AUTHORIZATION: AfterSigning = AfterSigning {
+    name: "DropAuthorization",
+    change: drop_authorization,
+};
 
-impl Intercept for TamperBody {
-    fn name(&self) -> &'static str {
-        "TamperBody"
-    }
+fn drop_authorization(request: &mut HttpRequest) -> Result<(), BoxError> {
+    request.headers_mut().remove("authorization");
+    Ok(())
+}
 
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = context.request_mut().body_mut();
-        let text = String::from_utf8(body.bytes().expect("an in-memory body").to_vec())?;
-        *body = aws_smithy_types::body::SdkBody::from(text.replace("us-east-1a", "us-east-1b"));
-        Ok(())
-    }
+/// Changes one byte of the body (same length).
+const TAMPER_BODY: AfterSigning = AfterSigning {
+    name: "TamperBody",
+    change: tamper_body,
+};
+
+fn tamper_body(request: &mut HttpRequest) -> Result<(), BoxError> {
+    let body = request.body_mut();
+    let text = String::from_utf8(body.bytes().expect("an in-memory body").to_vec())?;
+    *body = aws_smithy_types::body::SdkBody::from(text.replace("us-east-1a", "us-east-1b"));
+    Ok(())
+}
+
+/// A client with the test keys, without retries, whose requests `alter`
+/// changes after signing.
+async fn client_altered(url: &str, alter: AfterSigning) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&support::sdk_config(url).await)
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .interceptor(alter)
+            .build(),
+    )
 }
 
 #[tokio::test]
@@ -428,21 +358,11 @@ async fn sigv4_is_required_and_verified() {
         "wrong access key"
     );
 
-    let unsigned = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&support::sdk_config(url).await)
-            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
-            .interceptor(DropAuthorization)
-            .build(),
-    );
+    let unsigned = client_altered(url, DROP_AUTHORIZATION).await;
     let (code, status) = failure(unsigned.describe_volumes().send().await);
     assert_eq!((code.as_str(), status), ("MissingAuthenticationToken", 401));
 
-    let tampered = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&support::sdk_config(url).await)
-            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
-            .interceptor(TamperBody)
-            .build(),
-    );
+    let tampered = client_altered(url, TAMPER_BODY).await;
     let (code, _) = failure(
         tampered
             .create_volume()
@@ -486,12 +406,7 @@ async fn without_verification_any_signed_request_passes() {
         .send()
         .await
         .expect("signature not verified");
-    let unsigned = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&support::sdk_config(url).await)
-            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
-            .interceptor(DropAuthorization)
-            .build(),
-    );
+    let unsigned = client_altered(url, DROP_AUTHORIZATION).await;
     let (code, _) = failure(unsigned.describe_volumes().send().await);
     assert_eq!(
         code, "MissingAuthenticationToken",

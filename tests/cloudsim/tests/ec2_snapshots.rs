@@ -9,7 +9,7 @@ mod support;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use aws_sdk_ec2::types::{Filter, ResourceType, SnapshotState};
-use ec2_support::{code, describe, tag_spec, volume};
+use ec2_support::{code, describe, restore, tag_spec, volume};
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
@@ -89,29 +89,14 @@ async fn snapshot_lifecycle() {
     assert_eq!(ids(filter("status", "completed")).await, [snap.as_str()]);
     assert_eq!(ids(filter("snapshot-id", &snap)).await, [snap.as_str()]);
     assert_eq!(ids(filter("status", "pending")).await, Vec::<String>::new());
-    let mine = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mine.snapshots().len(), 1);
-    let amazons = ec2
-        .describe_snapshots()
-        .owner_ids("amazon")
-        .send()
-        .await
-        .unwrap();
-    assert!(amazons.snapshots().is_empty());
+    // Every snapshot is the caller's own; none is Amazon's.
+    for (owner, count) in [("self", 1), ("amazon", 0)] {
+        let out = ec2.describe_snapshots().owner_ids(owner).send().await;
+        assert_eq!(out.unwrap().snapshots().len(), count, "owner {owner}");
+    }
 
     // Restore into another zone: the snapshot's bytes, its size by default.
-    let restored = ec2
-        .create_volume()
-        .availability_zone("us-east-1b")
-        .snapshot_id(&snap)
-        .send()
-        .await
-        .unwrap();
+    let restored = restore(&ec2, "us-east-1b", &snap).send().await.unwrap();
     let restored_id = restored.volume_id().unwrap().to_string();
     assert_eq!(restored.size(), Some(2));
     assert_eq!(restored.snapshot_id(), Some(snap.as_str()));
@@ -119,10 +104,7 @@ async fn snapshot_lifecycle() {
         read_at(&hv.backing_file(&restored_id), offset, 19),
         b"before the snapshot"
     );
-    let bigger = ec2
-        .create_volume()
-        .availability_zone("us-east-1c")
-        .snapshot_id(&snap)
+    let bigger = restore(&ec2, "us-east-1c", &snap)
         .size(5)
         .send()
         .await
@@ -138,14 +120,7 @@ async fn snapshot_lifecycle() {
         Some(snap.as_str())
     );
     assert_eq!(
-        code(
-            ec2.create_volume()
-                .availability_zone("us-east-1b")
-                .snapshot_id(&snap)
-                .size(1)
-                .send()
-                .await
-        ),
+        code(restore(&ec2, "us-east-1b", &snap).size(1).send().await),
         "InvalidParameterValue",
         "smaller than the snapshot"
     );
@@ -212,10 +187,7 @@ async fn snapshot_errors_and_pages() {
         .unwrap();
     assert_eq!(snap.encrypted(), Some(true));
     assert_eq!(snap.kms_key_id(), encrypted.kms_key_id());
-    let restored = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .snapshot_id(snap.snapshot_id().unwrap())
+    let restored = restore(&ec2, "us-east-1a", snap.snapshot_id().unwrap())
         .send()
         .await
         .unwrap();

@@ -10,8 +10,15 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, VolumeModificationState, VolumeState, VolumeType};
-use ec2_support::{code, describe, failure, state, tag, tag_spec, volume};
+use aws_sdk_ec2::operation::describe_instances::builders::DescribeInstancesFluentBuilder;
+use aws_sdk_ec2::operation::describe_volumes::builders::DescribeVolumesFluentBuilder;
+use aws_sdk_ec2::types::{
+    Filter, ResourceType, Tag, VolumeModificationState, VolumeState, VolumeType,
+};
+use ec2_support::{
+    SETTLE, attach, attach_code, code, delete_code, describe, describe_instance, detach_request,
+    failure, io2, restore, snapshot, state, tag, tag_spec, volume, wait_attachment, wait_state,
+};
 
 const GIB: u64 = 1 << 30;
 
@@ -131,16 +138,7 @@ async fn create_volume_reports_every_parameter() {
         .await
         .unwrap();
     assert_eq!(out.iops(), Some(500));
-    let out = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(10)
-        .volume_type(VolumeType::Io2)
-        .iops(1000)
-        .multi_attach_enabled(true)
-        .send()
-        .await
-        .unwrap();
+    let out = io2(&ec2, 10, 1000, true).await;
     assert_eq!(out.multi_attach_enabled(), Some(true));
     for (kind, size) in [
         (VolumeType::St1, 125),
@@ -161,134 +159,40 @@ async fn create_volume_reports_every_parameter() {
 
 #[tokio::test]
 async fn create_volume_enforces_the_type_rules() {
+    use VolumeType::{Gp3, Io1, Io2, Sc1, St1, Standard};
+    const VALUE: &str = "InvalidParameterValue";
+    const COMBO: &str = "InvalidParameterCombination";
+    const MISSING: &str = "MissingParameter";
     let (_dir, running) = support::sim(|_| {}).await;
     let ec2 = support::ec2(&running.api_url).await;
     let create = || ec2.create_volume().availability_zone("us-east-1a");
+    let nvme9 = VolumeType::from("nvme9");
+    // The rules that size, type and IOPS alone decide: (case, size, type, IOPS, code).
+    let sized = [
+        ("size 0", 0, None, None, VALUE),
+        ("gp2 above 16 TiB", 16385, None, None, VALUE),
+        ("st1 below 125 GiB", 100, Some(St1), None, VALUE),
+        ("sc1 below 125 GiB", 1, Some(Sc1), None, VALUE),
+        ("standard above 1 TiB", 1025, Some(Standard), None, VALUE),
+        ("io1 below 4 GiB", 3, Some(Io1), Some(100), VALUE),
+        ("io1 without iops", 10, Some(Io1), None, MISSING),
+        ("io2 without iops", 10, Some(Io2), None, MISSING),
+        ("io1 above 50 IOPS/GiB", 10, Some(Io1), Some(501), VALUE),
+        ("io1 below 100 IOPS", 10, Some(Io1), Some(99), VALUE),
+        ("iops on gp2", 10, None, Some(300), COMBO),
+        ("iops on st1", 500, Some(St1), Some(300), COMBO),
+        ("iops on sc1", 500, Some(Sc1), Some(300), COMBO),
+        ("iops on standard", 5, Some(Standard), Some(300), COMBO),
+        ("gp3 above 16000 IOPS", 100, Some(Gp3), Some(16001), VALUE),
+        ("gp3 above 500 IOPS/GiB", 8, Some(Gp3), Some(5000), VALUE),
+        ("unknown type", 10, Some(nvme9), None, VALUE),
+    ];
+    for (case, size, kind, iops, expected) in sized {
+        let request = create().size(size).set_volume_type(kind).set_iops(iops);
+        let (got, status) = failure(request.send().await);
+        assert_eq!((got.as_str(), status), (expected, 400), "{case}");
+    }
     let cases = [
-        (
-            "size 0",
-            create().size(0).send().await,
-            "InvalidParameterValue",
-        ),
-        (
-            "gp2 above 16 TiB",
-            create().size(16385).send().await,
-            "InvalidParameterValue",
-        ),
-        (
-            "st1 below 125 GiB",
-            create().size(100).volume_type(VolumeType::St1).send().await,
-            "InvalidParameterValue",
-        ),
-        (
-            "sc1 below 125 GiB",
-            create().size(1).volume_type(VolumeType::Sc1).send().await,
-            "InvalidParameterValue",
-        ),
-        (
-            "standard above 1 TiB",
-            create()
-                .size(1025)
-                .volume_type(VolumeType::Standard)
-                .send()
-                .await,
-            "InvalidParameterValue",
-        ),
-        (
-            "io1 below 4 GiB",
-            create()
-                .size(3)
-                .volume_type(VolumeType::Io1)
-                .iops(100)
-                .send()
-                .await,
-            "InvalidParameterValue",
-        ),
-        (
-            "io1 without iops",
-            create().size(10).volume_type(VolumeType::Io1).send().await,
-            "MissingParameter",
-        ),
-        (
-            "io2 without iops",
-            create().size(10).volume_type(VolumeType::Io2).send().await,
-            "MissingParameter",
-        ),
-        (
-            "io1 above 50 IOPS/GiB",
-            create()
-                .size(10)
-                .volume_type(VolumeType::Io1)
-                .iops(501)
-                .send()
-                .await,
-            "InvalidParameterValue",
-        ),
-        (
-            "io1 below 100 IOPS",
-            create()
-                .size(10)
-                .volume_type(VolumeType::Io1)
-                .iops(99)
-                .send()
-                .await,
-            "InvalidParameterValue",
-        ),
-        (
-            "iops on gp2",
-            create().size(10).iops(300).send().await,
-            "InvalidParameterCombination",
-        ),
-        (
-            "iops on st1",
-            create()
-                .size(500)
-                .volume_type(VolumeType::St1)
-                .iops(300)
-                .send()
-                .await,
-            "InvalidParameterCombination",
-        ),
-        (
-            "iops on sc1",
-            create()
-                .size(500)
-                .volume_type(VolumeType::Sc1)
-                .iops(300)
-                .send()
-                .await,
-            "InvalidParameterCombination",
-        ),
-        (
-            "iops on standard",
-            create()
-                .size(5)
-                .volume_type(VolumeType::Standard)
-                .iops(300)
-                .send()
-                .await,
-            "InvalidParameterCombination",
-        ),
-        (
-            "gp3 above 16000 IOPS",
-            create()
-                .size(100)
-                .volume_type(VolumeType::Gp3)
-                .iops(16001)
-                .send()
-                .await,
-            "InvalidParameterValue",
-        ),
-        (
-            "gp3 above 500 IOPS/GiB",
-            create()
-                .size(8)
-                .volume_type(VolumeType::Gp3)
-                .iops(5000)
-                .send()
-                .await,
-            "InvalidParameterValue",
-        ),
         (
             "gp3 throughput above 1000",
             create()
@@ -324,15 +228,6 @@ async fn create_volume_enforces_the_type_rules() {
                 .send()
                 .await,
             "InvalidParameterCombination",
-        ),
-        (
-            "unknown type",
-            create()
-                .size(10)
-                .volume_type(VolumeType::from("nvme9"))
-                .send()
-                .await,
-            "InvalidParameterValue",
         ),
         (
             "neither size nor snapshot",
@@ -463,13 +358,7 @@ async fn describe_volumes_filters() {
     let a = tagged("us-east-1a", &[("owner", "ballast"), ("name", "alpha")]).await;
     let b = tagged("us-east-1a", &[("owner", "ballast"), ("name", "beta")]).await;
     let c = tagged("us-east-1b", &[("owner", "other")]).await;
-    ec2.attach_volume()
-        .volume_id(&b)
-        .instance_id("i-a")
-        .device("/dev/sdf")
-        .send()
-        .await
-        .unwrap();
+    attach(&ec2, &b, "i-a", "/dev/sdf").await;
 
     let ids = |filters: Vec<Filter>| {
         let ec2 = ec2.clone();
@@ -553,25 +442,25 @@ async fn describe_volumes_filters() {
         .await
         .unwrap();
     assert_eq!(out.volumes().len(), 2);
-    assert_eq!(
-        code(
-            ec2.describe_volumes()
-                .volume_ids(&a)
-                .volume_ids("vol-00000000000000000")
-                .send()
-                .await
-        ),
-        "InvalidVolume.NotFound"
-    );
-    assert_eq!(
-        code(
-            ec2.describe_volumes()
-                .filters(filter("colour", &["red"]))
-                .send()
-                .await
-        ),
-        "InvalidParameterValue"
-    );
+    let missing = ec2
+        .describe_volumes()
+        .volume_ids(&a)
+        .volume_ids("vol-00000000000000000");
+    let unknown_filter = ec2.describe_volumes().filters(filter("colour", &["red"]));
+    assert_refused([
+        ("an unknown volume", missing, "InvalidVolume.NotFound"),
+        ("an unknown filter", unknown_filter, "InvalidParameterValue"),
+    ])
+    .await;
+}
+
+/// Each DescribeVolumes request fails with its code: (case, request, code).
+async fn assert_refused(
+    cases: impl IntoIterator<Item = (&str, DescribeVolumesFluentBuilder, &str)>,
+) {
+    for (case, request, expected) in cases {
+        assert_eq!(code(request.send().await), expected, "{case}");
+    }
 }
 
 #[tokio::test]
@@ -620,33 +509,22 @@ async fn describe_volumes_paginates() {
         .unwrap();
     assert_eq!(all.len(), 12, "the SDK's paginator follows NextToken");
 
-    assert_eq!(
-        code(ec2.describe_volumes().max_results(4).send().await),
-        "InvalidParameterValue"
-    );
-    assert_eq!(
-        code(ec2.describe_volumes().max_results(501).send().await),
-        "InvalidParameterValue"
-    );
-    assert_eq!(
-        code(
-            ec2.describe_volumes()
-                .max_results(5)
-                .volume_ids(&created[0])
-                .send()
-                .await
+    let volumes = || ec2.describe_volumes();
+    let too_few = volumes().max_results(4);
+    let too_many = volumes().max_results(501);
+    let with_ids = volumes().max_results(5).volume_ids(&created[0]);
+    let bad_token = volumes().next_token("not-a-token");
+    assert_refused([
+        ("MaxResults 4", too_few, "InvalidParameterValue"),
+        ("MaxResults 501", too_many, "InvalidParameterValue"),
+        (
+            "MaxResults with ids",
+            with_ids,
+            "InvalidParameterCombination",
         ),
-        "InvalidParameterCombination"
-    );
-    assert_eq!(
-        code(
-            ec2.describe_volumes()
-                .next_token("not-a-token")
-                .send()
-                .await
-        ),
-        "InvalidNextToken"
-    );
+        ("a bad token", bad_token, "InvalidNextToken"),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -657,18 +535,9 @@ async fn delete_volume() {
     let file = running.sim.hypervisor.backing_file(&id);
     assert!(file.exists());
 
-    ec2.attach_volume()
-        .volume_id(&id)
-        .instance_id("i-a")
-        .device("/dev/sdg")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        code(ec2.delete_volume().volume_id(&id).send().await),
-        "VolumeInUse"
-    );
-    ec2.detach_volume().volume_id(&id).send().await.unwrap();
+    attach(&ec2, &id, "i-a", "/dev/sdg").await;
+    assert_eq!(delete_code(&ec2, &id).await, "VolumeInUse");
+    detach_request(&ec2, &id).send().await.unwrap();
 
     ec2.delete_volume().volume_id(&id).send().await.unwrap();
     assert!(!file.exists(), "the backing file is removed");
@@ -676,10 +545,37 @@ async fn delete_volume() {
         code(ec2.describe_volumes().volume_ids(&id).send().await),
         "InvalidVolume.NotFound"
     );
-    assert_eq!(
-        code(ec2.delete_volume().volume_id(&id).send().await),
-        "InvalidVolume.NotFound"
-    );
+    assert_eq!(delete_code(&ec2, &id).await, "InvalidVolume.NotFound");
+}
+
+/// The tags of a volume or a snapshot (by its id's prefix), in order.
+async fn tags_of(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<(String, String)> {
+    let tags = if id.starts_with("vol-") {
+        describe(ec2, id).await.tags().to_vec()
+    } else {
+        let out = ec2
+            .describe_snapshots()
+            .snapshot_ids(id)
+            .send()
+            .await
+            .unwrap();
+        out.snapshots()[0].tags().to_vec()
+    };
+    tags.iter()
+        .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
+        .collect()
+}
+
+/// CreateTags of one tag on `id`; the call must succeed.
+async fn put_tag(ec2: &aws_sdk_ec2::Client, id: &str, key: &str, value: &str) {
+    let out = ec2.create_tags().resources(id).tags(tag(key, value)).send();
+    out.await.expect("CreateTags");
+}
+
+/// DeleteTags of `tag` (a key, or a key and its value) from `id`.
+async fn untag(ec2: &aws_sdk_ec2::Client, id: &str, tag: Tag) {
+    let out = ec2.delete_tags().resources(id).tags(tag).send();
+    out.await.expect("DeleteTags");
 }
 
 #[tokio::test]
@@ -687,41 +583,7 @@ async fn create_and_delete_tags() {
     let (_dir, running) = support::sim(|_| {}).await;
     let ec2 = support::ec2(&running.api_url).await;
     let vol = volume(&ec2, "us-east-1a", 1).await;
-    let snap = ec2
-        .create_snapshot()
-        .volume_id(&vol)
-        .send()
-        .await
-        .unwrap()
-        .snapshot_id()
-        .unwrap()
-        .to_string();
-    let tags_of = |id: String| {
-        let ec2 = ec2.clone();
-        async move {
-            let tags: Vec<(String, String)> = if id.starts_with("vol-") {
-                describe(&ec2, &id)
-                    .await
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
-                    .collect()
-            } else {
-                let out = ec2
-                    .describe_snapshots()
-                    .snapshot_ids(&id)
-                    .send()
-                    .await
-                    .unwrap();
-                out.snapshots()[0]
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
-                    .collect()
-            };
-            tags
-        }
-    };
+    let snap = snapshot(&ec2, &vol).await;
     let pairs = |list: &[(&str, &str)]| {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -736,70 +598,36 @@ async fn create_and_delete_tags() {
         .send()
         .await
         .unwrap();
-    assert_eq!(tags_of(vol.clone()).await, pairs(&[("a", "1"), ("b", "2")]));
+    assert_eq!(tags_of(&ec2, &vol).await, pairs(&[("a", "1"), ("b", "2")]));
+    assert_eq!(tags_of(&ec2, &snap).await, pairs(&[("a", "1"), ("b", "2")]));
+    put_tag(&ec2, &vol, "a", "one").await;
     assert_eq!(
-        tags_of(snap.clone()).await,
-        pairs(&[("a", "1"), ("b", "2")])
-    );
-    ec2.create_tags()
-        .resources(&vol)
-        .tags(tag("a", "one"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        tags_of(vol.clone()).await,
+        tags_of(&ec2, &vol).await,
         pairs(&[("a", "one"), ("b", "2")]),
         "CreateTags overwrites"
     );
 
     // DeleteTags: a key with another value stays; the key alone or with its value goes.
-    let key = |k: &str| aws_sdk_ec2::types::Tag::builder().key(k).build();
-    ec2.delete_tags()
-        .resources(&vol)
-        .tags(tag("a", "1"))
-        .send()
-        .await
-        .unwrap();
+    let key = |k: &str| Tag::builder().key(k).build();
+    untag(&ec2, &vol, tag("a", "1")).await;
     assert_eq!(
-        tags_of(vol.clone()).await,
+        tags_of(&ec2, &vol).await,
         pairs(&[("a", "one"), ("b", "2")])
     );
-    ec2.delete_tags()
-        .resources(&vol)
-        .tags(tag("a", "one"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags_of(vol.clone()).await, pairs(&[("b", "2")]));
-    ec2.delete_tags()
-        .resources(&snap)
-        .tags(key("a"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags_of(snap.clone()).await, pairs(&[("b", "2")]));
+    untag(&ec2, &vol, tag("a", "one")).await;
+    assert_eq!(tags_of(&ec2, &vol).await, pairs(&[("b", "2")]));
+    untag(&ec2, &snap, key("a")).await;
+    assert_eq!(tags_of(&ec2, &snap).await, pairs(&[("b", "2")]));
     ec2.delete_tags().resources(&snap).send().await.unwrap();
     assert_eq!(
-        tags_of(snap.clone()).await,
+        tags_of(&ec2, &snap).await,
         pairs(&[]),
         "DeleteTags without tags removes them all"
     );
 
     // Instances take tags too; DescribeInstances shows them.
-    ec2.create_tags()
-        .resources("i-a")
-        .tags(tag("role", "node"))
-        .send()
-        .await
-        .unwrap();
-    let out = ec2
-        .describe_instances()
-        .instance_ids("i-a")
-        .send()
-        .await
-        .unwrap();
-    let instance = &out.reservations()[0].instances()[0];
+    put_tag(&ec2, "i-a", "role", "node").await;
+    let instance = describe_instance(&ec2, "i-a").await;
     assert_eq!(instance.tags()[0].value(), Some("node"));
 
     // Errors: every resource must exist, nothing changes otherwise.
@@ -816,40 +644,27 @@ async fn create_and_delete_tags() {
         "InvalidVolume.NotFound"
     );
     assert_eq!(
-        tags_of(vol.clone()).await,
+        tags_of(&ec2, &vol).await,
         pairs(&[("b", "2")]),
         "all or nothing"
     );
-    assert_eq!(
-        code(
-            ec2.create_tags()
-                .resources("snap-00000000000000000")
-                .tags(tag("c", "3"))
-                .send()
-                .await
-        ),
-        "InvalidSnapshot.NotFound"
-    );
-    assert_eq!(
-        code(
-            ec2.create_tags()
-                .resources("i-nothere")
-                .tags(tag("c", "3"))
-                .send()
-                .await
-        ),
-        "InvalidInstanceID.NotFound"
-    );
-    assert_eq!(
-        code(
-            ec2.create_tags()
-                .resources("bogus-1")
-                .tags(tag("c", "3"))
-                .send()
-                .await
-        ),
-        "InvalidID"
-    );
+    for (missing, expected) in [
+        ("snap-00000000000000000", "InvalidSnapshot.NotFound"),
+        ("i-nothere", "InvalidInstanceID.NotFound"),
+        ("bogus-1", "InvalidID"),
+    ] {
+        assert_eq!(
+            code(
+                ec2.create_tags()
+                    .resources(missing)
+                    .tags(tag("c", "3"))
+                    .send()
+                    .await
+            ),
+            expected,
+            "CreateTags on {missing}"
+        );
+    }
     assert_eq!(
         code(ec2.delete_tags().resources(missing_vol).send().await),
         "InvalidVolume.NotFound"
@@ -1039,18 +854,10 @@ async fn transitions_follow_the_delays() {
     })
     .await;
     let ec2 = support::ec2(&running.api_url).await;
-    let long = Duration::from_secs(10);
     let id = volume(&ec2, "us-east-1a", 1).await;
     assert_eq!(state(&ec2, &id).await, "creating");
     assert_eq!(
-        code(
-            ec2.attach_volume()
-                .volume_id(&id)
-                .instance_id("i-a")
-                .device("/dev/sdf")
-                .send()
-                .await
-        ),
+        attach_code(&ec2, &id, "i-a", "/dev/sdf").await,
         "IncorrectState",
         "a creating volume cannot be attached"
     );
@@ -1058,43 +865,25 @@ async fn transitions_follow_the_delays() {
         code(ec2.create_snapshot().volume_id(&id).send().await),
         "IncorrectState"
     );
-    ec2_support::eventually(long, || async {
-        (state(&ec2, &id).await == "available").then_some(())
-    })
-    .await;
+    wait_state(&ec2, &id, "available").await;
 
-    ec2.attach_volume()
-        .volume_id(&id)
-        .instance_id("i-a")
-        .device("/dev/sdf")
-        .send()
-        .await
-        .unwrap();
+    attach(&ec2, &id, "i-a", "/dev/sdf").await;
     assert_eq!(
         ec2_support::attachment_state(&ec2, &id, "i-a").await,
         "attaching"
     );
     assert_eq!(state(&ec2, &id).await, "in-use");
-    ec2_support::eventually(long, || async {
-        (ec2_support::attachment_state(&ec2, &id, "i-a").await == "attached").then_some(())
-    })
-    .await;
+    wait_attachment(&ec2, &id, "i-a", "attached").await;
 
     let snap = ec2.create_snapshot().volume_id(&id).send().await.unwrap();
     let snap_id = snap.snapshot_id().unwrap().to_string();
     assert_eq!(snap.state().map(|s| s.as_str()), Some("pending"));
     assert_eq!(
-        code(
-            ec2.create_volume()
-                .availability_zone("us-east-1a")
-                .snapshot_id(&snap_id)
-                .send()
-                .await
-        ),
+        code(restore(&ec2, "us-east-1a", &snap_id).send().await),
         "IncorrectState",
         "a pending snapshot cannot be restored"
     );
-    ec2_support::eventually(long, || async {
+    ec2_support::eventually(SETTLE, || async {
         let out = ec2
             .describe_snapshots()
             .snapshot_ids(&snap_id)
@@ -1131,24 +920,21 @@ async fn transitions_follow_the_delays() {
         modification_state().await,
         VolumeModificationState::Modifying
     );
-    ec2_support::eventually(long, || async {
+    ec2_support::eventually(SETTLE, || async {
         (modification_state().await == VolumeModificationState::Optimizing).then_some(())
     })
     .await;
-    ec2_support::eventually(long, || async {
+    ec2_support::eventually(SETTLE, || async {
         (modification_state().await == VolumeModificationState::Completed).then_some(())
     })
     .await;
 
-    ec2.detach_volume().volume_id(&id).send().await.unwrap();
+    detach_request(&ec2, &id).send().await.unwrap();
     assert_eq!(
         ec2_support::attachment_state(&ec2, &id, "i-a").await,
         "detaching"
     );
-    ec2_support::eventually(long, || async {
-        (state(&ec2, &id).await == "available").then_some(())
-    })
-    .await;
+    wait_state(&ec2, &id, "available").await;
 }
 
 #[tokio::test]
@@ -1168,23 +954,19 @@ async fn describe_instances_and_zones() {
         assert_eq!(zone.region_name(), Some("us-east-1"));
         assert!(zone.zone_id().unwrap().starts_with("use1-az"));
     }
-    let one = ec2
-        .describe_availability_zones()
-        .zone_names("us-east-1b")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(one.availability_zones().len(), 1);
-    let filtered = ec2
-        .describe_availability_zones()
-        .filters(filter("zone-name", &["us-east-1c"]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        filtered.availability_zones()[0].zone_name(),
-        Some("us-east-1c")
-    );
+    // One zone by its name, one by a filter.
+    let describe_zones = || ec2.describe_availability_zones();
+    let by_name = describe_zones().zone_names("us-east-1b");
+    let by_filter = describe_zones().filters(filter("zone-name", &["us-east-1c"]));
+    for (request, zone) in [(by_name, "us-east-1b"), (by_filter, "us-east-1c")] {
+        let out = request.send().await.unwrap();
+        let names: Vec<_> = out
+            .availability_zones()
+            .iter()
+            .map(|z| z.zone_name())
+            .collect();
+        assert_eq!(names, [Some(zone)]);
+    }
     assert_eq!(
         code(
             ec2.describe_availability_zones()
@@ -1196,13 +978,7 @@ async fn describe_instances_and_zones() {
     );
 
     let id = volume(&ec2, "us-east-1a", 1).await;
-    ec2.attach_volume()
-        .volume_id(&id)
-        .instance_id("i-b")
-        .device("/dev/sdh")
-        .send()
-        .await
-        .unwrap();
+    attach(&ec2, &id, "i-b", "/dev/sdh").await;
 
     let out = ec2.describe_instances().send().await.unwrap();
     let instances: Vec<_> = out
@@ -1237,28 +1013,17 @@ async fn describe_instances_and_zones() {
     assert_eq!(ebs.status().map(|s| s.as_str()), Some("attached"));
     assert!(instances[0].block_device_mappings().is_empty());
 
-    let one = ec2
-        .describe_instances()
-        .instance_ids("i-c")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(one.reservations().len(), 1);
-    let in_zone = ec2
-        .describe_instances()
-        .filters(filter("availability-zone", &["us-east-1a"]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(in_zone.reservations().len(), 2);
-    let by_volume = ec2
-        .describe_instances()
-        .filters(filter("block-device-mapping.volume-id", &[id.as_str()]))
-        .send()
-        .await
-        .unwrap();
+    // By id and by filters.
+    let instances = || ec2.describe_instances();
+    let reservations = |request: DescribeInstancesFluentBuilder| async move {
+        request.send().await.unwrap().reservations().to_vec()
+    };
+    assert_eq!(reservations(instances().instance_ids("i-c")).await.len(), 1);
+    let in_zone = instances().filters(filter("availability-zone", &["us-east-1a"]));
+    assert_eq!(reservations(in_zone).await.len(), 2);
+    let by_volume = instances().filters(filter("block-device-mapping.volume-id", &[id.as_str()]));
     assert_eq!(
-        by_volume.reservations()[0].instances()[0].instance_id(),
+        reservations(by_volume).await[0].instances()[0].instance_id(),
         Some("i-b")
     );
     assert_eq!(

@@ -8,37 +8,21 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aws_sdk_efs::operation::create_access_point::CreateAccessPointError;
-use aws_sdk_efs::types::{CreationInfo, LifeCycleState, PosixUser, RootDirectory};
+use aws_sdk_efs::operation::describe_access_points::DescribeAccessPointsOutput;
+use aws_sdk_efs::types::{LifeCycleState, PosixUser, RootDirectory};
 use efs_common::*;
 
 fn posix_user() -> PosixUser {
-    PosixUser::builder()
-        .uid(1000)
-        .gid(1000)
-        .secondary_gids(27)
-        .secondary_gids(100)
-        .build()
-        .unwrap()
+    posix_user_of(1000, &[27, 100])
 }
 
 fn root_directory(path: &str) -> RootDirectory {
-    RootDirectory::builder()
-        .path(path)
-        .creation_info(
-            CreationInfo::builder()
-                .owner_uid(1000)
-                .owner_gid(1000)
-                .permissions("0750")
-                .build()
-                .unwrap(),
-        )
-        .build()
+    root_directory_of(path, 1000, "0750")
 }
 
 #[tokio::test]
 async fn create_records_posix_user_root_directory_and_tags() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
 
     let created = efs
@@ -72,12 +56,7 @@ async fn create_records_posix_user_root_directory_and_tags() {
     assert_eq!(created.owner_id(), Some("123456789012"));
     assert_eq!(created.life_cycle_state(), Some(&LifeCycleState::Creating));
 
-    let described = efs
-        .describe_access_points()
-        .access_point_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_access_point(&efs, &id).await.unwrap();
     let ap = &described.access_points()[0];
     assert_eq!(
         ap.life_cycle_state(),
@@ -110,8 +89,7 @@ fn already_exists_id(error: CreateAccessPointError) -> String {
 
 #[tokio::test]
 async fn a_reused_client_token_answers_access_point_already_exists_with_the_id() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
     let other_fs = available_file_system(&efs, "other").await;
     let create = |fs: &str, path: &str| {
@@ -154,11 +132,7 @@ async fn a_reused_client_token_answers_access_point_already_exists_with_the_id()
     assert_eq!(listed.access_points().len(), 1);
 
     // Once the access point is gone its token may name a new one.
-    efs.delete_access_point()
-        .access_point_id(&first)
-        .send()
-        .await
-        .unwrap();
+    delete_access_point(&efs, &first).await;
     let second = create(&fs, "/a")
         .send()
         .await
@@ -170,8 +144,7 @@ async fn a_reused_client_token_answers_access_point_already_exists_with_the_id()
 
 #[tokio::test]
 async fn concurrent_creates_with_one_token_make_one_access_point() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
 
     let tasks: Vec<_> = (0..8)
@@ -199,55 +172,32 @@ async fn concurrent_creates_with_one_token_make_one_access_point() {
     }
     assert_eq!(created.len(), 1, "exactly one create wins");
     assert_eq!(existing, vec![created[0].clone(); 7]);
-    let listed = efs
-        .describe_access_points()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    let listed = access_points_of(&efs, &fs).await;
     assert_eq!(listed.access_points().len(), 1);
 }
 
 #[tokio::test]
 async fn create_errors() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(300)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, running, efs) = slow_efs_sim(Duration::from_millis(300)).await;
 
-    let missing = expect_error(
-        efs.create_access_point()
-            .file_system_id("fs-0123456789abcdef0")
-            .send()
-            .await,
+    let create_on = |fs: &str| efs.create_access_point().file_system_id(fs);
+    expect_not_found(
+        create_on(MISSING_FS).send().await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(missing.is_file_system_not_found());
     let young = file_system(&efs, "young").await;
     let state = expect_error(
-        efs.create_access_point()
-            .file_system_id(&young)
-            .send()
-            .await,
+        create_on(&young).send().await,
         "IncorrectFileSystemLifeCycleState",
         409,
     );
     assert!(state.is_incorrect_file_system_life_cycle_state());
 
     wait_for_file_system(&efs, &young, LifeCycleState::Available).await;
-    let bad_permissions = RootDirectory::builder()
-        .path("/x")
-        .creation_info(
-            CreationInfo::builder()
-                .owner_uid(0)
-                .owner_gid(0)
-                .permissions("rwx")
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let bad_permissions = root_directory_of("/x", 0, "rwx");
     let bad = expect_error(
-        efs.create_access_point()
-            .file_system_id(&young)
+        create_on(&young)
             .root_directory(bad_permissions)
             .send()
             .await,
@@ -256,8 +206,7 @@ async fn create_errors() {
     );
     assert!(bad.is_bad_request());
     expect_error(
-        efs.create_access_point()
-            .file_system_id(&young)
+        create_on(&young)
             .root_directory(root_directory("relative/path"))
             .send()
             .await,
@@ -266,35 +215,18 @@ async fn create_errors() {
     );
     let huge_uid = PosixUser::builder().uid(1 << 33).gid(0).build().unwrap();
     expect_error(
-        efs.create_access_point()
-            .file_system_id(&young)
-            .posix_user(huge_uid)
-            .send()
-            .await,
+        create_on(&young).posix_user(huge_uid).send().await,
         "BadRequest",
         400,
     );
-    let many_gids = PosixUser::builder()
-        .uid(1)
-        .gid(1)
-        .set_secondary_gids(Some((0..17).collect()))
-        .build()
-        .unwrap();
+    let many_gids = posix_user_of(1, &(0..17).collect::<Vec<_>>());
     expect_error(
-        efs.create_access_point()
-            .file_system_id(&young)
-            .posix_user(many_gids)
-            .send()
-            .await,
+        create_on(&young).posix_user(many_gids).send().await,
         "BadRequest",
         400,
     );
     expect_error(
-        efs.create_access_point()
-            .file_system_id(&young)
-            .client_token("t".repeat(65))
-            .send()
-            .await,
+        create_on(&young).client_token("t".repeat(65)).send().await,
         "BadRequest",
         400,
     );
@@ -306,8 +238,7 @@ async fn create_errors() {
 
 #[tokio::test]
 async fn a_file_system_holds_at_most_1000_access_points() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
 
     for chunk in 0..10 {
@@ -342,19 +273,10 @@ async fn a_file_system_holds_at_most_1000_access_points() {
 
     // Another file system is not affected.
     let other = available_file_system(&efs, "other").await;
-    efs.create_access_point()
-        .file_system_id(&other)
-        .send()
-        .await
-        .unwrap();
+    access_point(&efs, &other).await;
 
     // Describe pages through all 1000 at most 100 a page.
-    let first = efs
-        .describe_access_points()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    let first = access_points_of(&efs, &fs).await;
     assert_eq!(first.access_points().len(), 100);
     assert!(first.next_token().is_some());
     let all = efs
@@ -369,10 +291,17 @@ async fn a_file_system_holds_at_most_1000_access_points() {
     assert_eq!(all.len(), 1000);
 }
 
+/// The ids of a DescribeAccessPoints answer, in order.
+fn ids(out: &DescribeAccessPointsOutput) -> Vec<String> {
+    out.access_points()
+        .iter()
+        .map(|ap| ap.access_point_id().unwrap().to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn describe_filters_and_paginates() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let a = available_file_system(&efs, "a").await;
     let b = available_file_system(&efs, "b").await;
     let mut on_a = Vec::new();
@@ -384,34 +313,11 @@ async fn describe_filters_and_paginates() {
             .send();
         on_a.push(out.await.unwrap().access_point_id.unwrap());
     }
-    let on_b = efs
-        .create_access_point()
-        .file_system_id(&b)
-        .send()
-        .await
-        .unwrap()
-        .access_point_id
-        .unwrap();
+    let on_b = access_point(&efs, &b).await;
 
-    let ids = |out: &aws_sdk_efs::operation::describe_access_points::DescribeAccessPointsOutput| -> Vec<String> {
-        out.access_points().iter().map(|ap| ap.access_point_id().unwrap().to_string()).collect()
-    };
+    assert_eq!(ids(&access_points_of(&efs, &a).await), on_a);
     assert_eq!(
-        ids(&efs
-            .describe_access_points()
-            .file_system_id(&a)
-            .send()
-            .await
-            .unwrap()),
-        on_a
-    );
-    assert_eq!(
-        ids(&efs
-            .describe_access_points()
-            .file_system_id(&b)
-            .send()
-            .await
-            .unwrap()),
+        ids(&access_points_of(&efs, &b).await),
         std::slice::from_ref(&on_b)
     );
     assert_eq!(
@@ -420,31 +326,19 @@ async fn describe_filters_and_paginates() {
         "no filter: every access point"
     );
     assert_eq!(
-        ids(&efs
-            .describe_access_points()
-            .access_point_id(&on_a[1])
-            .send()
-            .await
-            .unwrap()),
+        ids(&describe_access_point(&efs, &on_a[1]).await.unwrap()),
         on_a[1..2]
     );
 
-    let first = efs
-        .describe_access_points()
-        .file_system_id(&a)
-        .max_results(2)
-        .send()
-        .await
-        .unwrap();
+    let pages_of_two = || {
+        efs.describe_access_points()
+            .file_system_id(&a)
+            .max_results(2)
+    };
+    let first = pages_of_two().send().await.unwrap();
     assert_eq!(ids(&first), on_a[..2]);
-    let second = efs
-        .describe_access_points()
-        .file_system_id(&a)
-        .max_results(2)
-        .next_token(first.next_token().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let next = first.next_token().unwrap();
+    let second = pages_of_two().next_token(next).send().await.unwrap();
     assert_eq!(ids(&second), on_a[2..]);
     assert_eq!(second.next_token(), None);
 
@@ -457,79 +351,44 @@ async fn describe_filters_and_paginates() {
         "BadRequest",
         400,
     );
-    let e = expect_error(
-        efs.describe_access_points()
-            .access_point_id("fsap-0123456789abcdef0")
-            .send()
-            .await,
+    expect_not_found(
+        describe_access_point(&efs, MISSING_AP).await,
         "AccessPointNotFound",
-        404,
+        |e| e.is_access_point_not_found(),
     );
-    assert!(e.is_access_point_not_found());
-    let e = expect_error(
+    expect_not_found(
         efs.describe_access_points()
-            .file_system_id("fs-0123456789abcdef0")
+            .file_system_id(MISSING_FS)
             .send()
             .await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(e.is_file_system_not_found());
 }
 
 #[tokio::test]
 async fn delete_removes_the_access_point() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
-    let ap = efs
-        .create_access_point()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap()
-        .access_point_id
-        .unwrap();
+    let ap = access_point(&efs, &fs).await;
 
-    efs.delete_access_point()
-        .access_point_id(&ap)
-        .send()
-        .await
-        .unwrap();
+    delete_access_point(&efs, &ap).await;
     expect_error(
-        efs.describe_access_points()
-            .access_point_id(&ap)
-            .send()
-            .await,
+        describe_access_point(&efs, &ap).await,
         "AccessPointNotFound",
         404,
     );
-    let again = expect_error(
+    expect_not_found(
         efs.delete_access_point().access_point_id(&ap).send().await,
         "AccessPointNotFound",
-        404,
+        |e| e.is_access_point_not_found(),
     );
-    assert!(again.is_access_point_not_found());
 
     // Deleting a file system takes its access points with it.
-    let kept = efs
-        .create_access_point()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap()
-        .access_point_id
-        .unwrap();
-    efs.delete_file_system()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    let kept = access_point(&efs, &fs).await;
+    delete_file_system(&efs, &fs).await;
     expect_error(
-        efs.describe_access_points()
-            .access_point_id(&kept)
-            .send()
-            .await,
+        describe_access_point(&efs, &kept).await,
         "AccessPointNotFound",
         404,
     );
@@ -537,36 +396,19 @@ async fn delete_removes_the_access_point() {
 
 #[tokio::test]
 async fn states_follow_the_delay_and_tags_apply_to_access_points() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(300)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = slow_efs_sim(Duration::from_millis(300)).await;
     let fs = available_file_system(&efs, "fs").await;
 
     let started = Instant::now();
-    let ap = efs
-        .create_access_point()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap()
-        .access_point_id
-        .unwrap();
-    let state = |efs: aws_sdk_efs::Client, id: String| async move {
-        let out = efs
-            .describe_access_points()
-            .access_point_id(id)
-            .send()
-            .await
-            .unwrap();
-        out.access_points()[0].life_cycle_state().cloned().unwrap()
-    };
+    let ap = access_point(&efs, &fs).await;
     assert_eq!(
-        state(efs.clone(), ap.clone()).await,
+        access_point_state(&efs, &ap).await,
         LifeCycleState::Creating
     );
-    while state(efs.clone(), ap.clone()).await != LifeCycleState::Available {
-        assert!(started.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(Duration::from_secs(5), "never available", async || {
+        access_point_state(&efs, &ap).await == LifeCycleState::Available
+    })
+    .await;
     assert!(started.elapsed() >= Duration::from_millis(250));
 
     efs.tag_resource()
@@ -575,42 +417,19 @@ async fn states_follow_the_delay_and_tags_apply_to_access_points() {
         .send()
         .await
         .unwrap();
-    let described = efs
-        .describe_access_points()
-        .access_point_id(&ap)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_access_point(&efs, &ap).await.unwrap();
     assert_eq!(described.access_points()[0].name(), Some("renamed"));
-    let listed = efs
-        .list_tags_for_resource()
-        .resource_id(&ap)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.tags(), &[tag("Name", "renamed")]);
+    assert_eq!(tags_of(&efs, &ap).await, [tag("Name", "renamed")]);
 
-    efs.delete_access_point()
-        .access_point_id(&ap)
-        .send()
-        .await
-        .unwrap();
+    delete_access_point(&efs, &ap).await;
     assert_eq!(
-        state(efs.clone(), ap.clone()).await,
+        access_point_state(&efs, &ap).await,
         LifeCycleState::Deleting
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while efs
-        .describe_access_points()
-        .access_point_id(&ap)
-        .send()
-        .await
-        .is_ok()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the access point was never removed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(
+        Duration::from_secs(5),
+        "the access point was never removed",
+        async || describe_access_point(&efs, &ap).await.is_err(),
+    )
+    .await;
 }

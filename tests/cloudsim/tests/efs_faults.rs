@@ -8,9 +8,41 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_efs::Client;
+use aws_sdk_efs::config::http::HttpResponse;
+use aws_sdk_efs::error::SdkError;
+use aws_sdk_efs::operation::create_access_point::{
+    CreateAccessPointError, CreateAccessPointOutput,
+};
 use aws_sdk_efs::types::LifeCycleState;
+use cloudsim::Running;
 use efs_common::*;
 use serde_json::json;
+
+/// CreateAccessPoint with a chosen client token, so each call in a test is
+/// a new access point while the SDK's retries of one call share it.
+async fn create_access_point(
+    efs: &Client,
+    fs: &str,
+    token: impl Into<String>,
+) -> Result<CreateAccessPointOutput, SdkError<CreateAccessPointError, HttpResponse>> {
+    efs.create_access_point()
+        .client_token(token)
+        .file_system_id(fs)
+        .send()
+        .await
+}
+
+/// A fault plan that fails the next `count` calls of `action` with
+/// `code` and `status`.
+fn fail_next(action: &str, count: u32, code: &str, status: u16) -> serde_json::Value {
+    json!({"fail_next": [{"action": action, "count": count, "code": code, "status": status}]})
+}
+
+/// How many `action` calls the simulator has counted.
+async fn calls(running: &Running, action: &str) -> u64 {
+    support::counters(running).await[&format!("efs:{action}")]
+}
 
 #[tokio::test]
 async fn throttled_create_access_point_reaches_a_caller_without_retries() {
@@ -20,11 +52,7 @@ async fn throttled_create_access_point_reaches_a_caller_without_retries() {
 
     support::set_faults(&running, json!({"throttle_share": 1.0})).await;
     let throttled = expect_error(
-        efs.create_access_point()
-            .client_token("t")
-            .file_system_id(&fs)
-            .send()
-            .await,
+        create_access_point(&efs, &fs, "t").await,
         "ThrottlingException",
         429,
     );
@@ -56,13 +84,10 @@ async fn standard_retries_get_through_partial_throttling() {
     support::set_faults(&running, json!({"throttle_share": 0.6})).await;
     let mut attempts_seen = 0;
     for i in 0..5 {
-        efs.create_access_point()
-            .client_token(format!("t{i}"))
-            .file_system_id(&fs)
-            .send()
+        create_access_point(&efs, &fs, format!("t{i}"))
             .await
             .unwrap();
-        attempts_seen = support::counters(&running).await["efs:CreateAccessPoint"];
+        attempts_seen = calls(&running, "CreateAccessPoint").await;
     }
     support::set_faults(&running, json!({})).await;
     assert_eq!(
@@ -82,36 +107,25 @@ async fn retries_absorb_a_known_number_of_throttles() {
     let efs = efs_with_retries(&running.api_url, 3).await;
     let fs = available_file_system(&efs, "fs").await;
 
-    let throttle_twice = json!({"fail_next": [{"action": "CreateAccessPoint", "count": 2, "code": "ThrottlingException", "status": 429}]});
-    support::set_faults(&running, throttle_twice.clone()).await;
-    efs.create_access_point()
-        .client_token("t")
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    let throttle_twice = fail_next("CreateAccessPoint", 2, "ThrottlingException", 429);
+    support::set_faults(&running, throttle_twice).await;
+    create_access_point(&efs, &fs, "t").await.unwrap();
     assert_eq!(
-        support::counters(&running).await["efs:CreateAccessPoint"],
+        calls(&running, "CreateAccessPoint").await,
         3,
         "two throttled attempts, then success"
     );
 
     // Three throttles exhaust three attempts: the caller sees the throttling error.
-    support::set_faults(&running, json!({"fail_next": [{"action": "CreateAccessPoint", "count": 3, "code": "ThrottlingException", "status": 429}]})).await;
+    let throttle_thrice = fail_next("CreateAccessPoint", 3, "ThrottlingException", 429);
+    support::set_faults(&running, throttle_thrice).await;
     let throttled = expect_error(
-        efs.create_access_point()
-            .client_token("u")
-            .file_system_id(&fs)
-            .send()
-            .await,
+        create_access_point(&efs, &fs, "u").await,
         "ThrottlingException",
         429,
     );
     assert!(throttled.is_throttling_exception());
-    assert_eq!(
-        support::counters(&running).await["efs:CreateAccessPoint"],
-        6
-    );
+    assert_eq!(calls(&running, "CreateAccessPoint").await, 6);
 }
 
 #[tokio::test]
@@ -119,11 +133,6 @@ async fn fail_next_create_mount_target() {
     let (_dir, running) = support::sim(|_| {}).await;
     let efs = efs_no_retries(&running.api_url).await;
     let fs = available_file_system(&efs, "fs").await;
-    let create = || {
-        efs.create_mount_target()
-            .file_system_id(&fs)
-            .subnet_id(subnet("us-east-1a"))
-    };
 
     // The plan's default failure is EFS's InternalServerError, 500.
     support::set_faults(
@@ -131,26 +140,27 @@ async fn fail_next_create_mount_target() {
         json!({"fail_next": [{"action": "CreateMountTarget", "count": 1}]}),
     )
     .await;
-    let failed = expect_error(create().send().await, "InternalServerError", 500);
+    let failed = expect_error(
+        try_mount_target(&efs, &fs, "us-east-1a").await,
+        "InternalServerError",
+        500,
+    );
     assert!(failed.is_internal_server_error());
     assert!(running.sim.world().efs.mount_targets.is_empty());
 
     // Any other code and status, as asked.
-    support::set_faults(
-        &running,
-        json!({"fail_next": [{"action": "CreateMountTarget", "count": 1, "code": "NetworkInterfaceLimitExceeded", "status": 409}]}),
-    )
-    .await;
-    let failed = expect_error(create().send().await, "NetworkInterfaceLimitExceeded", 409);
+    let plan = fail_next("CreateMountTarget", 1, "NetworkInterfaceLimitExceeded", 409);
+    support::set_faults(&running, plan).await;
+    let failed = expect_error(
+        try_mount_target(&efs, &fs, "us-east-1a").await,
+        "NetworkInterfaceLimitExceeded",
+        409,
+    );
     assert!(failed.is_network_interface_limit_exceeded());
 
     // Other actions are untouched, and the fault is spent.
-    efs.describe_mount_targets()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
-    let target = create().send().await.unwrap();
+    mount_targets_of(&efs, &fs).await;
+    let target = mount_target(&efs, &fs, "us-east-1a").await;
     assert_eq!(target.availability_zone_name(), Some("us-east-1a"));
 
     let counters = support::counters(&running).await;
@@ -169,33 +179,18 @@ async fn standard_retries_get_past_transient_server_errors() {
         json!({"fail_next": [{"action": "CreateMountTarget", "count": 2}]}),
     )
     .await;
-    efs.create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        support::counters(&running).await["efs:CreateMountTarget"],
-        3
-    );
+    mount_target(&efs, &fs, "us-east-1a").await;
+    assert_eq!(calls(&running, "CreateMountTarget").await, 3);
     assert_eq!(running.sim.world().efs.mount_targets.len(), 1);
 }
 
 #[tokio::test]
 async fn a_mount_target_still_creating_then_available() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(500)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, running, efs) = slow_efs_sim(Duration::from_millis(500)).await;
     let fs = available_file_system(&efs, "fs").await;
 
     let started = Instant::now();
-    let target = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
+    let target = mount_target(&efs, &fs, "us-east-1a").await;
     let mut polls = 0;
     let mut states = Vec::new();
     loop {
@@ -229,8 +224,7 @@ async fn a_mount_target_still_creating_then_available() {
 
 #[tokio::test]
 async fn latency_is_added_to_every_call() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, running, efs) = efs_sim().await;
     support::set_faults(&running, json!({"latency_ms": 200})).await;
     let started = Instant::now();
     efs.describe_file_systems().send().await.unwrap();
@@ -243,63 +237,25 @@ async fn latency_is_added_to_every_call() {
 
 #[tokio::test]
 async fn counters_count_every_efs_call() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, running, efs) = efs_sim().await;
 
     let fs = file_system(&efs, "fs").await;
     let _ = efs.create_file_system().creation_token("fs").send().await; // FileSystemAlreadyExists: still a call
-    let target = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
-    efs.describe_mount_targets()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
-    let ap = efs
-        .create_access_point()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap()
-        .access_point_id
-        .unwrap();
-    efs.describe_access_points()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    let target = mount_target(&efs, &fs, "us-east-1a").await;
+    mount_targets_of(&efs, &fs).await;
+    let ap = access_point(&efs, &fs).await;
+    access_points_of(&efs, &fs).await;
     efs.tag_resource()
         .resource_id(&fs)
         .tags(tag("k", "v"))
         .send()
         .await
         .unwrap();
-    efs.list_tags_for_resource()
-        .resource_id(&fs)
-        .send()
-        .await
-        .unwrap();
-    efs.delete_access_point()
-        .access_point_id(ap)
-        .send()
-        .await
-        .unwrap();
-    efs.delete_mount_target()
-        .mount_target_id(target.mount_target_id())
-        .send()
-        .await
-        .unwrap();
-    efs.delete_file_system()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
-    let _ = efs.describe_file_systems().file_system_id(&fs).send().await; // FileSystemNotFound
+    tags_of(&efs, &fs).await;
+    delete_access_point(&efs, &ap).await;
+    delete_mount_target(&efs, target.mount_target_id()).await;
+    delete_file_system(&efs, &fs).await;
+    let _ = describe_file_system(&efs, &fs).await; // FileSystemNotFound
 
     let counters: Vec<(String, u64)> = support::counters(&running)
         .await

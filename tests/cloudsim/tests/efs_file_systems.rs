@@ -8,13 +8,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_efs::operation::create_file_system::CreateFileSystemError;
 use aws_sdk_efs::types::{LifeCycleState, PerformanceMode, ThroughputMode};
 use efs_common::*;
 
 #[tokio::test]
 async fn create_describes_the_new_file_system_which_becomes_available_after_the_delay() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(300)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = slow_efs_sim(Duration::from_millis(300)).await;
 
     let started = Instant::now();
     let created = efs
@@ -66,8 +66,7 @@ async fn create_describes_the_new_file_system_which_becomes_available_after_the_
 
 #[tokio::test]
 async fn defaults_and_optional_parameters() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
 
     let plain = efs
         .create_file_system()
@@ -112,10 +111,17 @@ async fn defaults_and_optional_parameters() {
     assert_eq!(one_zone.availability_zone_id(), Some("use1-az2"));
 }
 
+/// The id a FileSystemAlreadyExists error names.
+fn existing_id(error: CreateFileSystemError) -> String {
+    match error {
+        CreateFileSystemError::FileSystemAlreadyExists(e) => e.file_system_id,
+        other => panic!("expected FileSystemAlreadyExists, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_reused_creation_token_answers_file_system_already_exists_with_the_id() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let id = file_system(&efs, "shared-token").await;
 
     // Same parameters, then different ones: EFS answers the same way.
@@ -128,13 +134,7 @@ async fn a_reused_creation_token_answers_file_system_already_exists_with_the_id(
         409,
     );
     assert!(again.is_file_system_already_exists());
-    let aws_sdk_efs::operation::create_file_system::CreateFileSystemError::FileSystemAlreadyExists(
-        exists,
-    ) = again
-    else {
-        unreachable!()
-    };
-    assert_eq!(exists.file_system_id(), id);
+    assert_eq!(existing_id(again), id);
     let different = expect_error(
         efs.create_file_system()
             .creation_token("shared-token")
@@ -144,36 +144,16 @@ async fn a_reused_creation_token_answers_file_system_already_exists_with_the_id(
         "FileSystemAlreadyExists",
         409,
     );
-    let aws_sdk_efs::operation::create_file_system::CreateFileSystemError::FileSystemAlreadyExists(
-        exists,
-    ) = different
-    else {
-        unreachable!()
-    };
-    assert_eq!(exists.file_system_id(), id);
+    assert_eq!(existing_id(different), id);
 
-    let listed = efs
-        .describe_file_systems()
-        .creation_token("shared-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.file_systems().len(), 1);
-    assert_eq!(
-        efs.describe_file_systems()
-            .send()
-            .await
-            .unwrap()
-            .file_systems()
-            .len(),
-        1
-    );
+    let listed = file_systems_with_token(&efs, "shared-token").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(all_file_systems(&efs).await.len(), 1);
 }
 
 #[tokio::test]
 async fn concurrent_creates_with_one_token_make_one_file_system() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
 
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -188,12 +168,7 @@ async fn concurrent_creates_with_one_token_make_one_file_system() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(out) => created.push(out.file_system_id),
-            Err(error) => match error.into_service_error() {
-                aws_sdk_efs::operation::create_file_system::CreateFileSystemError::FileSystemAlreadyExists(e) => {
-                    existing.push(e.file_system_id)
-                }
-                other => panic!("unexpected {other:?}"),
-            },
+            Err(error) => existing.push(existing_id(error.into_service_error())),
         }
     }
     assert_eq!(created.len(), 1, "exactly one create wins");
@@ -202,15 +177,14 @@ async fn concurrent_creates_with_one_token_make_one_file_system() {
         vec![created[0].clone(); 7],
         "the others learn the winner's id"
     );
-    let all = efs.describe_file_systems().send().await.unwrap();
-    assert_eq!(all.file_systems().len(), 1);
-    assert_eq!(all.file_systems()[0].file_system_id(), created[0]);
+    let all = all_file_systems(&efs).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].file_system_id(), created[0]);
 }
 
 #[tokio::test]
 async fn invalid_parameters_are_refused() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
 
     let bad = |token: &str| efs.create_file_system().creation_token(token);
     expect_error(bad("kms").kms_key_id("k1").send().await, "BadRequest", 400);
@@ -263,20 +237,14 @@ async fn invalid_parameters_are_refused() {
     );
     assert!(zone.is_unsupported_availability_zone());
     assert!(
-        efs.describe_file_systems()
-            .send()
-            .await
-            .unwrap()
-            .file_systems()
-            .is_empty(),
+        all_file_systems(&efs).await.is_empty(),
         "nothing was created"
     );
 }
 
 #[tokio::test]
 async fn describe_filters_by_id_and_token_and_paginates() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(file_system(&efs, &format!("token-{i}")).await);
@@ -321,12 +289,7 @@ async fn describe_filters_by_id_and_token_and_paginates() {
         .await;
     assert_eq!(all.len(), 5);
 
-    let by_id = efs
-        .describe_file_systems()
-        .file_system_id(&ids[3])
-        .send()
-        .await
-        .unwrap();
+    let by_id = describe_file_system(&efs, &ids[3]).await.unwrap();
     assert_eq!(by_id.file_systems().len(), 1);
     assert_eq!(by_id.file_systems()[0].creation_token(), "token-3");
     assert_eq!(by_id.next_marker(), None);
@@ -334,37 +297,17 @@ async fn describe_filters_by_id_and_token_and_paginates() {
         .file_system_arn()
         .unwrap()
         .to_string();
-    let by_arn = efs
-        .describe_file_systems()
-        .file_system_id(arn)
-        .send()
-        .await
-        .unwrap();
+    let by_arn = describe_file_system(&efs, &arn).await.unwrap();
     assert_eq!(by_arn.file_systems()[0].file_system_id(), ids[3]);
-    let by_token = efs
-        .describe_file_systems()
-        .creation_token("token-1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_token.file_systems()[0].file_system_id(), ids[1]);
-    let no_token = efs
-        .describe_file_systems()
-        .creation_token("nobody")
-        .send()
-        .await
-        .unwrap();
-    assert!(no_token.file_systems().is_empty());
+    let by_token = file_systems_with_token(&efs, "token-1").await;
+    assert_eq!(by_token[0].file_system_id(), ids[1]);
+    assert!(file_systems_with_token(&efs, "nobody").await.is_empty());
 
-    let missing = expect_error(
-        efs.describe_file_systems()
-            .file_system_id("fs-0123456789abcdef0")
-            .send()
-            .await,
+    expect_not_found(
+        describe_file_system(&efs, MISSING_FS).await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(missing.is_file_system_not_found());
     expect_error(
         efs.describe_file_systems().max_items(0).send().await,
         "BadRequest",
@@ -382,27 +325,20 @@ async fn describe_filters_by_id_and_token_and_paginates() {
 
 #[tokio::test]
 async fn delete_removes_the_file_system_and_frees_its_token() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let id = available_file_system(&efs, "doomed").await;
 
-    efs.delete_file_system()
-        .file_system_id(&id)
-        .send()
-        .await
-        .unwrap();
-    let gone = expect_error(
-        efs.describe_file_systems().file_system_id(&id).send().await,
+    delete_file_system(&efs, &id).await;
+    expect_not_found(
+        describe_file_system(&efs, &id).await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(gone.is_file_system_not_found());
-    let again = expect_error(
+    expect_not_found(
         efs.delete_file_system().file_system_id(&id).send().await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(again.is_file_system_not_found());
 
     let reborn = file_system(&efs, "doomed").await;
     assert_ne!(
@@ -413,16 +349,9 @@ async fn delete_removes_the_file_system_and_frees_its_token() {
 
 #[tokio::test]
 async fn delete_is_refused_while_mount_targets_remain() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let id = available_file_system(&efs, "busy").await;
-    let target = efs
-        .create_mount_target()
-        .file_system_id(&id)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
+    let target = mount_target(&efs, &id, "us-east-1a").await;
 
     let in_use = expect_error(
         efs.delete_file_system().file_system_id(&id).send().await,
@@ -436,18 +365,10 @@ async fn delete_is_refused_while_mount_targets_remain() {
         "the refused delete changed nothing"
     );
 
-    efs.delete_mount_target()
-        .mount_target_id(target.mount_target_id())
-        .send()
-        .await
-        .unwrap();
-    efs.delete_file_system()
-        .file_system_id(&id)
-        .send()
-        .await
-        .unwrap();
+    delete_mount_target(&efs, target.mount_target_id()).await;
+    delete_file_system(&efs, &id).await;
     expect_error(
-        efs.describe_file_systems().file_system_id(&id).send().await,
+        describe_file_system(&efs, &id).await,
         "FileSystemNotFound",
         404,
     );
@@ -455,45 +376,39 @@ async fn delete_is_refused_while_mount_targets_remain() {
 
 #[tokio::test]
 async fn deleting_lasts_the_delay_and_keeps_the_token_taken() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(300)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = slow_efs_sim(Duration::from_millis(300)).await;
     let id = available_file_system(&efs, "slow").await;
 
-    efs.delete_file_system()
-        .file_system_id(&id)
-        .send()
-        .await
-        .unwrap();
+    delete_file_system(&efs, &id).await;
     assert_eq!(file_system_state(&efs, &id).await, LifeCycleState::Deleting);
     expect_error(
         efs.create_file_system().creation_token("slow").send().await,
         "FileSystemAlreadyExists",
         409,
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match efs.describe_file_systems().file_system_id(&id).send().await {
-            Ok(out) => assert_eq!(
-                out.file_systems()[0].life_cycle_state(),
-                &LifeCycleState::Deleting
-            ),
-            Err(error) => {
-                assert!(error.into_service_error().is_file_system_not_found());
-                break;
-            }
+    // Deleting until removed; then not found.
+    let gone = async || match describe_file_system(&efs, &id).await {
+        Ok(out) => {
+            let state = out.file_systems()[0].life_cycle_state();
+            assert_eq!(state, &LifeCycleState::Deleting);
+            false
         }
-        assert!(
-            Instant::now() < deadline,
-            "the file system was never removed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        Err(error) => {
+            assert!(error.into_service_error().is_file_system_not_found());
+            true
+        }
+    };
+    poll_until(
+        Duration::from_secs(5),
+        "the file system was never removed",
+        gone,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn tags_can_be_added_listed_and_removed() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let created = efs
         .create_file_system()
         .creation_token("tagged")
@@ -511,45 +426,23 @@ async fn tags_can_be_added_listed_and_removed() {
         .send()
         .await
         .unwrap();
-    let listed = efs
-        .list_tags_for_resource()
-        .resource_id(id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        listed.tags(),
+        tags_of(&efs, id).await,
         &[tag("team", "b"), tag("Name", "shared")],
         "a new value replaces the old in place"
     );
-    let described = efs
-        .describe_file_systems()
-        .file_system_id(id)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_file_system(&efs, id).await.unwrap();
     assert_eq!(
         described.file_systems()[0].name(),
         Some("shared"),
         "the Name tag is the name"
     );
 
-    let first = efs
-        .list_tags_for_resource()
-        .resource_id(arn)
-        .max_results(1)
-        .send()
-        .await
-        .unwrap();
+    let pages_of_one = || efs.list_tags_for_resource().resource_id(arn).max_results(1);
+    let first = pages_of_one().send().await.unwrap();
     assert_eq!(first.tags(), &[tag("team", "b")]);
-    let second = efs
-        .list_tags_for_resource()
-        .resource_id(arn)
-        .max_results(1)
-        .next_token(first.next_token().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let next = first.next_token().unwrap();
+    let second = pages_of_one().next_token(next).send().await.unwrap();
     assert_eq!(second.tags(), &[tag("Name", "shared")]);
     assert_eq!(second.next_token(), None);
 
@@ -559,34 +452,27 @@ async fn tags_can_be_added_listed_and_removed() {
         .send()
         .await
         .unwrap();
-    let described = efs
-        .describe_file_systems()
-        .file_system_id(id)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_file_system(&efs, id).await.unwrap();
     assert_eq!(described.file_systems()[0].name(), None);
     assert_eq!(described.file_systems()[0].tags(), &[tag("team", "b")]);
 
-    let missing = expect_error(
+    expect_not_found(
         efs.tag_resource()
-            .resource_id("fs-0123456789abcdef0")
+            .resource_id(MISSING_FS)
             .tags(tag("a", "b"))
             .send()
             .await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(missing.is_file_system_not_found());
-    let missing_ap = expect_error(
+    expect_not_found(
         efs.list_tags_for_resource()
-            .resource_id("fsap-0123456789abcdef0")
+            .resource_id(MISSING_AP)
             .send()
             .await,
         "AccessPointNotFound",
-        404,
+        |e| e.is_access_point_not_found(),
     );
-    assert!(missing_ap.is_access_point_not_found());
     expect_error(
         efs.list_tags_for_resource()
             .resource_id("vol-0123")
@@ -608,22 +494,16 @@ async fn tags_can_be_added_listed_and_removed() {
 
 #[tokio::test]
 async fn requests_must_be_signed_with_the_configured_keys() {
-    let (_dir, running) = support::sim(|c| {
+    let (_dir, _running, efs) = efs_sim_with(|c| {
         c.verify_keys = Some((support::ACCESS_KEY.into(), support::SECRET_KEY.into()));
     })
     .await;
-    let efs = support::efs(&running.api_url).await;
     let id = file_system(&efs, "signed").await;
-    efs.describe_file_systems()
-        .file_system_id(&id)
-        .send()
-        .await
-        .unwrap();
+    describe_file_system(&efs, &id).await.unwrap();
 
-    let (_dir2, other) =
-        support::sim(|c| c.verify_keys = Some(("AKIDSOMEONEELSE00001".into(), "secret".into())))
+    let (_dir2, other, stranger) =
+        efs_sim_with(|c| c.verify_keys = Some(("AKIDSOMEONEELSE00001".into(), "secret".into())))
             .await;
-    let stranger = support::efs(&other.api_url).await;
     expect_error(
         stranger.describe_file_systems().send().await,
         "UnrecognizedClientException",
@@ -636,11 +516,10 @@ async fn requests_must_be_signed_with_the_configured_keys() {
         "refused before counting"
     );
 
-    let (_dir3, wrong_secret) = support::sim(|c| {
+    let (_dir3, wrong_secret, forger) = efs_sim_with(|c| {
         c.verify_keys = Some((support::ACCESS_KEY.into(), "another-secret".into()))
     })
     .await;
-    let forger = support::efs(&wrong_secret.api_url).await;
     expect_error(
         forger.create_file_system().creation_token("x").send().await,
         "InvalidSignatureException",

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_efs::Client;
 use aws_sdk_efs::error::ProvideErrorMetadata;
-use aws_sdk_efs::types::{CreationInfo, PosixUser, RootDirectory, Tag};
-use efs_common::tag;
+use aws_sdk_efs::types::Tag;
+use efs_common::*;
 
 /// One answer's shape: field → normalized value.
 type Shape = BTreeMap<String, String>;
@@ -217,6 +217,13 @@ fn list_shape(items: Vec<Shape>) -> Shape {
     s
 }
 
+/// The list shape of `items`, each reduced by the macro `$shape`.
+macro_rules! shapes {
+    ($items:expr, $shape:ident, $names:expr) => {
+        list_shape($items.iter().map(|item| $shape!(item, $names)).collect())
+    };
+}
+
 fn error_shape(code: Option<&str>) -> Shape {
     Shape::from([("error".to_string(), opt(code))])
 }
@@ -244,37 +251,15 @@ async fn run(efs: &Client, subnet: &str) -> Run {
     names.add(&fs_id, "$fs");
     step("CreateFileSystem", file_system_shape!(&fs, &names));
 
-    let described = efs
-        .describe_file_systems()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_file_system(efs, &fs_id).await.unwrap();
     step(
         "DescribeFileSystems(id)",
-        list_shape(
-            described
-                .file_systems()
-                .iter()
-                .map(|f| file_system_shape!(f, &names))
-                .collect(),
-        ),
+        shapes!(described.file_systems(), file_system_shape, &names),
     );
-    let by_token = efs
-        .describe_file_systems()
-        .creation_token("compare-fs")
-        .send()
-        .await
-        .unwrap();
+    let by_token = file_systems_with_token(efs, "compare-fs").await;
     step(
         "DescribeFileSystems(token)",
-        list_shape(
-            by_token
-                .file_systems()
-                .iter()
-                .map(|f| file_system_shape!(f, &names))
-                .collect(),
-        ),
+        shapes!(by_token, file_system_shape, &names),
     );
 
     let mt = efs
@@ -287,62 +272,23 @@ async fn run(efs: &Client, subnet: &str) -> Run {
     let mt_id = mt.mount_target_id().to_string();
     names.add(&mt_id, "$mt");
     step("CreateMountTarget", mount_target_shape!(&mt, &names));
-    let targets = efs
-        .describe_mount_targets()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    let targets = mount_targets_of(efs, &fs_id).await;
     step(
         "DescribeMountTargets(fs)",
-        list_shape(
-            targets
-                .mount_targets()
-                .iter()
-                .map(|m| mount_target_shape!(m, &names))
-                .collect(),
-        ),
+        shapes!(targets, mount_target_shape, &names),
     );
-    let described = efs
-        .describe_file_systems()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_file_system(efs, &fs_id).await.unwrap();
     step(
         "DescribeFileSystems(with target)",
-        list_shape(
-            described
-                .file_systems()
-                .iter()
-                .map(|f| file_system_shape!(f, &names))
-                .collect(),
-        ),
+        shapes!(described.file_systems(), file_system_shape, &names),
     );
 
-    let posix = PosixUser::builder()
-        .uid(1001)
-        .gid(1001)
-        .secondary_gids(27)
-        .build()
-        .unwrap();
-    let root = RootDirectory::builder()
-        .path("/ballast/volumes/vol1")
-        .creation_info(
-            CreationInfo::builder()
-                .owner_uid(1001)
-                .owner_gid(1001)
-                .permissions("0755")
-                .build()
-                .unwrap(),
-        )
-        .build();
     let ap = efs
         .create_access_point()
         .client_token("compare-ap")
         .file_system_id(&fs_id)
-        .posix_user(posix)
-        .root_directory(root)
+        .posix_user(posix_user_of(1001, &[27]))
+        .root_directory(root_directory_of("/ballast/volumes/vol1", 1001, "0755"))
         .tags(tag("Name", "vol1"))
         .tags(tag("volume", "vol1"))
         .send()
@@ -351,104 +297,38 @@ async fn run(efs: &Client, subnet: &str) -> Run {
     let ap_id = ap.access_point_id().unwrap().to_string();
     names.add(&ap_id, "$ap");
     step("CreateAccessPoint", access_point_shape!(&ap, &names));
-    let points = efs
-        .describe_access_points()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    let points = access_points_of(efs, &fs_id).await;
     step(
         "DescribeAccessPoints(fs)",
-        list_shape(
-            points
-                .access_points()
-                .iter()
-                .map(|a| access_point_shape!(a, &names))
-                .collect(),
-        ),
+        shapes!(points.access_points(), access_point_shape, &names),
     );
-    let point = efs
-        .describe_access_points()
-        .access_point_id(&ap_id)
-        .send()
-        .await
-        .unwrap();
+    let point = describe_access_point(efs, &ap_id).await.unwrap();
     step(
         "DescribeAccessPoints(id)",
-        list_shape(
-            point
-                .access_points()
-                .iter()
-                .map(|a| access_point_shape!(a, &names))
-                .collect(),
-        ),
+        shapes!(point.access_points(), access_point_shape, &names),
     );
-    let tags = efs
-        .list_tags_for_resource()
-        .resource_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    let tags = tags_of(efs, &fs_id).await;
     step(
         "ListTagsForResource(fs)",
-        Shape::from([("Tags".to_string(), tags_shape(tags.tags()))]),
+        Shape::from([("Tags".to_string(), tags_shape(&tags))]),
     );
 
-    efs.delete_access_point()
-        .access_point_id(&ap_id)
-        .send()
-        .await
-        .unwrap();
-    let points = efs
-        .describe_access_points()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    delete_access_point(efs, &ap_id).await;
+    let points = access_points_of(efs, &fs_id).await;
     step(
         "DescribeAccessPoints(after delete)",
-        list_shape(
-            points
-                .access_points()
-                .iter()
-                .map(|a| access_point_shape!(a, &names))
-                .collect(),
-        ),
+        shapes!(points.access_points(), access_point_shape, &names),
     );
 
-    efs.delete_mount_target()
-        .mount_target_id(&mt_id)
-        .send()
-        .await
-        .unwrap();
-    let targets = efs
-        .describe_mount_targets()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
+    delete_mount_target(efs, &mt_id).await;
+    let targets = mount_targets_of(efs, &fs_id).await;
     step(
         "DescribeMountTargets(after delete)",
-        list_shape(
-            targets
-                .mount_targets()
-                .iter()
-                .map(|m| mount_target_shape!(m, &names))
-                .collect(),
-        ),
+        shapes!(targets, mount_target_shape, &names),
     );
 
-    efs.delete_file_system()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap();
-    let gone = efs
-        .describe_file_systems()
-        .file_system_id(&fs_id)
-        .send()
-        .await
-        .unwrap_err();
+    delete_file_system(efs, &fs_id).await;
+    let gone = describe_file_system(efs, &fs_id).await.unwrap_err();
     step(
         "DescribeFileSystems(after delete)",
         error_shape(gone.as_service_error().and_then(|e| e.code())),

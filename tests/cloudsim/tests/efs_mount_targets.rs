@@ -7,22 +7,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_efs::Client;
 use aws_sdk_efs::types::LifeCycleState;
 use efs_common::*;
 
 #[tokio::test]
 async fn a_mount_target_gets_an_address_in_its_zones_subnet() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
 
-    let created = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1b"))
-        .send()
-        .await
-        .unwrap();
+    let created = mount_target(&efs, &fs, "us-east-1b").await;
     let id = created.mount_target_id().to_string();
     assert!(id.starts_with("fsmt-") && id.len() == 22, "{id}");
     assert_eq!(created.file_system_id(), fs);
@@ -54,13 +48,7 @@ async fn a_mount_target_gets_an_address_in_its_zones_subnet() {
 
     // A second file system's target in the same subnet takes the next address.
     let other = available_file_system(&efs, "other").await;
-    let second = efs
-        .create_mount_target()
-        .file_system_id(&other)
-        .subnet_id(subnet("us-east-1b"))
-        .send()
-        .await
-        .unwrap();
+    let second = mount_target(&efs, &other, "us-east-1b").await;
     assert_eq!(
         second.ip_address(),
         Some(cloudsim::ids::private_ip(1, 101).as_str())
@@ -74,46 +62,20 @@ async fn a_mount_target_gets_an_address_in_its_zones_subnet() {
 
 #[tokio::test]
 async fn one_mount_target_per_zone_per_file_system() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
 
-    efs.create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
+    mount_target(&efs, &fs, "us-east-1a").await;
     let conflict = expect_error(
-        efs.create_mount_target()
-            .file_system_id(&fs)
-            .subnet_id(subnet("us-east-1a"))
-            .send()
-            .await,
+        try_mount_target(&efs, &fs, "us-east-1a").await,
         "MountTargetConflict",
         409,
     );
     assert!(conflict.is_mount_target_conflict());
-    efs.create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1b"))
-        .send()
-        .await
-        .unwrap();
-    efs.create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1c"))
-        .send()
-        .await
-        .unwrap();
-    let all = efs
-        .describe_mount_targets()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    mount_target(&efs, &fs, "us-east-1b").await;
+    mount_target(&efs, &fs, "us-east-1c").await;
+    let all = mount_targets_of(&efs, &fs).await;
     let zones: Vec<_> = all
-        .mount_targets()
         .iter()
         .map(|m| m.availability_zone_name().unwrap())
         .collect();
@@ -122,27 +84,17 @@ async fn one_mount_target_per_zone_per_file_system() {
 
 #[tokio::test]
 async fn create_errors() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(300)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, running, efs) = slow_efs_sim(Duration::from_millis(300)).await;
 
-    let missing = expect_error(
-        efs.create_mount_target()
-            .file_system_id("fs-0123456789abcdef0")
-            .subnet_id(subnet("us-east-1a"))
-            .send()
-            .await,
+    expect_not_found(
+        try_mount_target(&efs, MISSING_FS, "us-east-1a").await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(missing.is_file_system_not_found());
 
     let creating = file_system(&efs, "young").await;
     let state = expect_error(
-        efs.create_mount_target()
-            .file_system_id(&creating)
-            .subnet_id(subnet("us-east-1a"))
-            .send()
-            .await,
+        try_mount_target(&efs, &creating, "us-east-1a").await,
         "IncorrectFileSystemLifeCycleState",
         409,
     );
@@ -161,9 +113,7 @@ async fn create_errors() {
     assert!(no_subnet.is_subnet_not_found());
 
     let too_many = expect_error(
-        efs.create_mount_target()
-            .file_system_id(&fs)
-            .subnet_id(subnet("us-east-1a"))
+        create_mount_target(&efs, &fs, "us-east-1a")
             .set_security_groups(Some((1..=6).map(|i| format!("sg-0000000{i}")).collect()))
             .send()
             .await,
@@ -172,9 +122,7 @@ async fn create_errors() {
     );
     assert!(too_many.is_security_group_limit_exceeded());
     let bad_group = expect_error(
-        efs.create_mount_target()
-            .file_system_id(&fs)
-            .subnet_id(subnet("us-east-1a"))
+        create_mount_target(&efs, &fs, "us-east-1a")
             .security_groups("default")
             .send()
             .await,
@@ -211,15 +159,11 @@ async fn create_errors() {
 
 #[tokio::test]
 async fn explicit_addresses_must_be_free_and_in_the_subnet() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let a = available_file_system(&efs, "a").await;
     let b = available_file_system(&efs, "b").await;
 
-    let chosen = efs
-        .create_mount_target()
-        .file_system_id(&a)
-        .subnet_id(subnet("us-east-1a"))
+    let chosen = create_mount_target(&efs, &a, "us-east-1a")
         .ip_address("10.0.0.50")
         .security_groups("sg-0123456789abcdef0")
         .send()
@@ -228,9 +172,7 @@ async fn explicit_addresses_must_be_free_and_in_the_subnet() {
     assert_eq!(chosen.ip_address(), Some("10.0.0.50"));
 
     let taken = expect_error(
-        efs.create_mount_target()
-            .file_system_id(&b)
-            .subnet_id(subnet("us-east-1a"))
+        create_mount_target(&efs, &b, "us-east-1a")
             .ip_address("10.0.0.50")
             .send()
             .await,
@@ -240,9 +182,7 @@ async fn explicit_addresses_must_be_free_and_in_the_subnet() {
     assert!(taken.is_ip_address_in_use());
     for outside in ["10.0.1.50", "10.0.0.2", "10.0.0.255", "not-an-ip"] {
         expect_error(
-            efs.create_mount_target()
-                .file_system_id(&b)
-                .subnet_id(subnet("us-east-1a"))
+            create_mount_target(&efs, &b, "us-east-1a")
                 .ip_address(outside)
                 .send()
                 .await,
@@ -252,45 +192,34 @@ async fn explicit_addresses_must_be_free_and_in_the_subnet() {
     }
 }
 
+async fn security_groups_of(efs: &Client, mount_target: &str) -> Vec<String> {
+    let out = efs
+        .describe_mount_target_security_groups()
+        .mount_target_id(mount_target)
+        .send()
+        .await
+        .unwrap();
+    out.security_groups().to_vec()
+}
+
 #[tokio::test]
 async fn security_groups_can_be_described_and_changed() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
 
-    let plain = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
-    let groups = efs
-        .describe_mount_target_security_groups()
-        .mount_target_id(plain.mount_target_id())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(groups.security_groups().len(), 1, "the VPC's default group");
-    assert!(groups.security_groups()[0].starts_with("sg-"));
+    let plain = mount_target(&efs, &fs, "us-east-1a").await;
+    let groups = security_groups_of(&efs, plain.mount_target_id()).await;
+    assert_eq!(groups.len(), 1, "the VPC's default group");
+    assert!(groups[0].starts_with("sg-"));
 
-    let chosen = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1b"))
+    let chosen = create_mount_target(&efs, &fs, "us-east-1b")
         .security_groups("sg-0123456789abcdef0")
         .security_groups("sg-0fedcba9876543210")
         .send()
         .await
         .unwrap();
-    let groups = efs
-        .describe_mount_target_security_groups()
-        .mount_target_id(chosen.mount_target_id())
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        groups.security_groups(),
+        security_groups_of(&efs, chosen.mount_target_id()).await,
         ["sg-0123456789abcdef0", "sg-0fedcba9876543210"]
     );
 
@@ -300,111 +229,64 @@ async fn security_groups_can_be_described_and_changed() {
         .send()
         .await
         .unwrap();
-    let groups = efs
-        .describe_mount_target_security_groups()
-        .mount_target_id(chosen.mount_target_id())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(groups.security_groups(), ["sg-0aaaaaaaaaaaaaaaa"]);
+    assert_eq!(
+        security_groups_of(&efs, chosen.mount_target_id()).await,
+        ["sg-0aaaaaaaaaaaaaaaa"]
+    );
 
-    let missing = expect_error(
+    expect_not_found(
         efs.describe_mount_target_security_groups()
-            .mount_target_id("fsmt-0123456789abcdef0")
+            .mount_target_id(MISSING_MT)
             .send()
             .await,
         "MountTargetNotFound",
-        404,
+        |e| e.is_mount_target_not_found(),
     );
-    assert!(missing.is_mount_target_not_found());
 }
 
 #[tokio::test]
 async fn describe_by_file_system_mount_target_or_access_point() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
-    let a = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
-    let b = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1b"))
-        .send()
-        .await
-        .unwrap();
-    let ap = efs
-        .create_access_point()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    let a = mount_target(&efs, &fs, "us-east-1a").await;
+    let b = mount_target(&efs, &fs, "us-east-1b").await;
+    let ap = access_point(&efs, &fs).await;
 
-    let by_fs = efs
-        .describe_mount_targets()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<_> = by_fs
-        .mount_targets()
-        .iter()
-        .map(|m| m.mount_target_id())
-        .collect();
+    let by_fs = mount_targets_of(&efs, &fs).await;
+    let ids: Vec<_> = by_fs.iter().map(|m| m.mount_target_id()).collect();
     assert_eq!(ids, [a.mount_target_id(), b.mount_target_id()]);
-    let by_id = efs
-        .describe_mount_targets()
-        .mount_target_id(b.mount_target_id())
-        .send()
+    let by_id = describe_mount_target(&efs, b.mount_target_id())
         .await
         .unwrap();
     assert_eq!(by_id.mount_targets().len(), 1);
     assert_eq!(by_id.mount_targets()[0].ip_address(), b.ip_address());
     let by_ap = efs
         .describe_mount_targets()
-        .access_point_id(ap.access_point_id().unwrap())
+        .access_point_id(ap)
         .send()
         .await
         .unwrap();
     assert_eq!(by_ap.mount_targets().len(), 2);
 
     // Pages of one, by hand and with the paginator.
-    let first = efs
-        .describe_mount_targets()
-        .file_system_id(&fs)
-        .max_items(1)
-        .send()
-        .await
-        .unwrap();
+    let pages_of_one = || {
+        efs.describe_mount_targets()
+            .file_system_id(&fs)
+            .max_items(1)
+    };
+    let first = pages_of_one().send().await.unwrap();
     assert_eq!(
         first.mount_targets()[0].mount_target_id(),
         a.mount_target_id()
     );
-    let second = efs
-        .describe_mount_targets()
-        .file_system_id(&fs)
-        .max_items(1)
-        .marker(first.next_marker().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let next = first.next_marker().unwrap();
+    let second = pages_of_one().marker(next).send().await.unwrap();
     assert_eq!(
         second.mount_targets()[0].mount_target_id(),
         b.mount_target_id()
     );
     assert_eq!(second.next_marker(), None);
-    let all = efs
-        .describe_mount_targets()
-        .file_system_id(&fs)
-        .max_items(1)
-        .into_paginator()
-        .items()
-        .send();
+    let all = pages_of_one().into_paginator().items().send();
     assert_eq!(all.try_collect().await.unwrap().len(), 2);
 
     expect_error(efs.describe_mount_targets().send().await, "BadRequest", 400);
@@ -417,87 +299,52 @@ async fn describe_by_file_system_mount_target_or_access_point() {
         "BadRequest",
         400,
     );
-    let e = expect_error(
-        efs.describe_mount_targets()
-            .mount_target_id("fsmt-0123456789abcdef0")
-            .send()
-            .await,
+    expect_not_found(
+        describe_mount_target(&efs, MISSING_MT).await,
         "MountTargetNotFound",
-        404,
+        |e| e.is_mount_target_not_found(),
     );
-    assert!(e.is_mount_target_not_found());
-    let e = expect_error(
+    expect_not_found(
         efs.describe_mount_targets()
-            .file_system_id("fs-0123456789abcdef0")
+            .file_system_id(MISSING_FS)
             .send()
             .await,
         "FileSystemNotFound",
-        404,
+        |e| e.is_file_system_not_found(),
     );
-    assert!(e.is_file_system_not_found());
-    let e = expect_error(
+    expect_not_found(
         efs.describe_mount_targets()
-            .access_point_id("fsap-0123456789abcdef0")
+            .access_point_id(MISSING_AP)
             .send()
             .await,
         "AccessPointNotFound",
-        404,
+        |e| e.is_access_point_not_found(),
     );
-    assert!(e.is_access_point_not_found());
 }
 
 #[tokio::test]
 async fn delete_removes_the_target_and_frees_its_zone() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = efs_sim().await;
     let fs = available_file_system(&efs, "fs").await;
-    let target = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
+    let target = mount_target(&efs, &fs, "us-east-1a").await;
 
-    efs.delete_mount_target()
-        .mount_target_id(target.mount_target_id())
-        .send()
-        .await
-        .unwrap();
+    delete_mount_target(&efs, target.mount_target_id()).await;
     expect_error(
-        efs.describe_mount_targets()
-            .mount_target_id(target.mount_target_id())
-            .send()
-            .await,
+        describe_mount_target(&efs, target.mount_target_id()).await,
         "MountTargetNotFound",
         404,
     );
-    assert!(
-        efs.describe_mount_targets()
-            .file_system_id(&fs)
-            .send()
-            .await
-            .unwrap()
-            .mount_targets()
-            .is_empty()
-    );
-    let again = expect_error(
+    assert!(mount_targets_of(&efs, &fs).await.is_empty());
+    expect_not_found(
         efs.delete_mount_target()
             .mount_target_id(target.mount_target_id())
             .send()
             .await,
         "MountTargetNotFound",
-        404,
+        |e| e.is_mount_target_not_found(),
     );
-    assert!(again.is_mount_target_not_found());
 
-    let replacement = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
+    let replacement = mount_target(&efs, &fs, "us-east-1a").await;
     assert_eq!(
         replacement.ip_address(),
         target.ip_address(),
@@ -507,33 +354,22 @@ async fn delete_removes_the_target_and_frees_its_zone() {
 
 #[tokio::test]
 async fn states_follow_the_delay_both_ways() {
-    let (_dir, running) = support::sim(|c| c.delays.efs = Duration::from_millis(300)).await;
-    let efs = support::efs(&running.api_url).await;
+    let (_dir, _running, efs) = slow_efs_sim(Duration::from_millis(300)).await;
     let fs = available_file_system(&efs, "fs").await;
 
     let started = Instant::now();
-    let target = efs
-        .create_mount_target()
-        .file_system_id(&fs)
-        .subnet_id(subnet("us-east-1a"))
-        .send()
-        .await
-        .unwrap();
+    let target = mount_target(&efs, &fs, "us-east-1a").await;
     let id = target.mount_target_id();
     assert_eq!(target.life_cycle_state(), &LifeCycleState::Creating);
     assert_eq!(mount_target_state(&efs, id).await, LifeCycleState::Creating);
-    while mount_target_state(&efs, id).await != LifeCycleState::Available {
-        assert!(started.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until(Duration::from_secs(5), "never available", async || {
+        mount_target_state(&efs, id).await == LifeCycleState::Available
+    })
+    .await;
     assert!(started.elapsed() >= Duration::from_millis(250));
 
     // A target being deleted still occupies its zone and keeps the file system in use.
-    efs.delete_mount_target()
-        .mount_target_id(id)
-        .send()
-        .await
-        .unwrap();
+    delete_mount_target(&efs, id).await;
     assert_eq!(mount_target_state(&efs, id).await, LifeCycleState::Deleting);
     expect_error(
         efs.delete_file_system().file_system_id(&fs).send().await,
@@ -541,31 +377,15 @@ async fn states_follow_the_delay_both_ways() {
         409,
     );
     expect_error(
-        efs.create_mount_target()
-            .file_system_id(&fs)
-            .subnet_id(subnet("us-east-1a"))
-            .send()
-            .await,
+        try_mount_target(&efs, &fs, "us-east-1a").await,
         "MountTargetConflict",
         409,
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while efs
-        .describe_mount_targets()
-        .mount_target_id(id)
-        .send()
-        .await
-        .is_ok()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the mount target was never removed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    efs.delete_file_system()
-        .file_system_id(&fs)
-        .send()
-        .await
-        .unwrap();
+    poll_until(
+        Duration::from_secs(5),
+        "the mount target was never removed",
+        async || describe_mount_target(&efs, id).await.is_err(),
+    )
+    .await;
+    delete_file_system(&efs, &fs).await;
 }

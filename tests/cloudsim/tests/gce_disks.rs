@@ -10,13 +10,10 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn insert_get_list_delete() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
 
     let op = gce
-        .post(
-            &format!("zones/{ZONE_A}/disks"),
-            json!({"name": "data-1", "sizeGb": "20", "type": "pd-ssd", "labels": {"ballast": "yes"}, "description": "d"}),
+        .post_disk(ZONE_A, json!({"name": "data-1", "sizeGb": "20", "type": "pd-ssd", "labels": {"ballast": "yes"}, "description": "d"}),
         )
         .await
         .ok();
@@ -89,9 +86,8 @@ async fn insert_get_list_delete() {
         .ok();
     assert_eq!(op["operationType"], "delete");
     gce.wait(&op).await;
-    gce.get(&format!("zones/{ZONE_A}/disks/data-1"))
-        .await
-        .assert_error(404, "notFound");
+    gce.assert_get_error(&format!("zones/{ZONE_A}/disks/data-1"), 404, "notFound")
+        .await;
     assert!(!file.exists(), "deleting the disk removes its backing file");
     gce.delete(&format!("zones/{ZONE_A}/disks/data-1"))
         .await
@@ -105,16 +101,12 @@ async fn insert_get_list_delete() {
 
 #[tokio::test]
 async fn name_rule_edge_cases() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     let insert = |name: Value| {
         let gce = &gce;
         async move {
-            gce.post(
-                &format!("zones/{ZONE_A}/disks"),
-                json!({"name": name, "sizeGb": 10}),
-            )
-            .await
+            gce.post_disk(ZONE_A, json!({"name": name, "sizeGb": 10}))
+                .await
         }
     };
     let longest = format!("a{}", "b".repeat(62));
@@ -146,18 +138,17 @@ async fn name_rule_edge_cases() {
             );
         }
     }
-    gce.post(&format!("zones/{ZONE_A}/disks"), json!({"sizeGb": 10}))
+    gce.post_disk(ZONE_A, json!({"sizeGb": 10}))
         .await
         .assert_error(400, "required");
-    gce.post(&format!("zones/{ZONE_A}/disks"), json!({"name": 5}))
+    gce.post_disk(ZONE_A, json!({"name": 5}))
         .await
         .assert_error(400, "badRequest");
 }
 
 #[tokio::test]
 async fn sizes_types_and_body_rules() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     let path = format!("zones/{ZONE_A}/disks");
     let insert = |body: Value| {
         let (gce, path) = (&gce, &path);
@@ -278,15 +269,11 @@ async fn sizes_types_and_body_rules() {
 
 #[tokio::test]
 async fn duplicate_names_conflict_within_a_zone_only() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     gce.insert_disk(ZONE_A, json!({"name": "dup", "sizeGb": 10}))
         .await;
     let again = gce
-        .post(
-            &format!("zones/{ZONE_A}/disks"),
-            json!({"name": "dup", "sizeGb": 10}),
-        )
+        .post_disk(ZONE_A, json!({"name": "dup", "sizeGb": 10}))
         .await;
     again.assert_error(409, "alreadyExists");
     assert_eq!(
@@ -294,7 +281,7 @@ async fn duplicate_names_conflict_within_a_zone_only() {
         format!("The resource 'projects/{PROJECT}/zones/{ZONE_A}/disks/dup' already exists")
     );
     // The boot disk's name is taken too.
-    gce.post(&format!("zones/{ZONE_A}/disks"), json!({"name": "gce-a"}))
+    gce.post_disk(ZONE_A, json!({"name": "gce-a"}))
         .await
         .assert_error(409, "alreadyExists");
     // Disks are zonal: the same name in another zone is another disk.
@@ -304,8 +291,7 @@ async fn duplicate_names_conflict_within_a_zone_only() {
 
 #[tokio::test]
 async fn label_filters_and_pagination() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     for (name, team) in [
         ("a1", "a"),
         ("a2", "a"),
@@ -420,8 +406,7 @@ async fn label_filters_and_pagination() {
 
 #[tokio::test]
 async fn set_labels_needs_the_current_fingerprint() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     let disk = gce
         .insert_disk(
             ZONE_A,
@@ -431,21 +416,22 @@ async fn set_labels_needs_the_current_fingerprint() {
     let path = format!("zones/{ZONE_A}/disks/tagged/setLabels");
     let first = disk["labelFingerprint"].as_str().unwrap().to_string();
 
-    gce.post(
+    gce.assert_post_error(
         &path,
         json!({"labels": {"b": "2"}, "labelFingerprint": "bm90LWl0"}),
+        412,
+        "conditionNotMet",
     )
-    .await
-    .assert_error(412, "conditionNotMet");
-    gce.post(&path, json!({"labels": {"b": "2"}}))
-        .await
-        .assert_error(412, "conditionNotMet");
-    gce.post(
+    .await;
+    gce.assert_post_error(&path, json!({"labels": {"b": "2"}}), 412, "conditionNotMet")
+        .await;
+    gce.assert_post_error(
         &path,
         json!({"labels": {"B": "2"}, "labelFingerprint": first}),
+        400,
+        "invalid",
     )
-    .await
-    .assert_error(400, "invalid");
+    .await;
 
     let op = gce
         .done(
@@ -461,9 +447,13 @@ async fn set_labels_needs_the_current_fingerprint() {
     assert_eq!(disk["labels"], json!({"b": "2"}));
     assert_ne!(disk["labelFingerprint"], first);
     // The old fingerprint is stale now.
-    gce.post(&path, json!({"labels": {}, "labelFingerprint": first}))
-        .await
-        .assert_error(412, "conditionNotMet");
+    gce.assert_post_error(
+        &path,
+        json!({"labels": {}, "labelFingerprint": first}),
+        412,
+        "conditionNotMet",
+    )
+    .await;
     // Clearing the labels removes the field.
     gce.done(
         gce.post(
@@ -474,56 +464,50 @@ async fn set_labels_needs_the_current_fingerprint() {
     )
     .await;
     assert!(gce.disk(ZONE_A, "tagged").await.get("labels").is_none());
-    gce.post(
+    gce.assert_post_error(
         &format!("zones/{ZONE_A}/disks/missing/setLabels"),
         json!({"labels": {}, "labelFingerprint": first}),
+        404,
+        "notFound",
     )
-    .await
-    .assert_error(404, "notFound");
+    .await;
 }
 
 #[tokio::test]
 async fn resize_only_grows() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     let disk = gce
         .insert_disk(ZONE_A, json!({"name": "growing", "sizeGb": 10}))
         .await;
     let path = format!("zones/{ZONE_A}/disks/growing/resize");
-    gce.post(&path, json!({"sizeGb": "10"}))
-        .await
-        .assert_error(400, "invalid");
-    gce.post(&path, json!({"sizeGb": "5"}))
-        .await
-        .assert_error(400, "invalid");
-    gce.post(&path, json!({"sizeGb": "70000"}))
-        .await
-        .assert_error(400, "invalid");
-    gce.post(&path, json!({}))
-        .await
-        .assert_error(400, "required");
+    // Not larger, above the largest disk, no size at all.
+    for (body, reason) in [
+        (json!({"sizeGb": "10"}), "invalid"),
+        (json!({"sizeGb": "5"}), "invalid"),
+        (json!({"sizeGb": "70000"}), "invalid"),
+        (json!({}), "required"),
+    ] {
+        gce.assert_post_error(&path, body, 400, reason).await;
+    }
     let op = gce
         .done(gce.post(&path, json!({"sizeGb": "30"})).await)
         .await;
     assert_eq!(op["operationType"], "resize");
     assert_eq!(gce.disk(ZONE_A, "growing").await["sizeGb"], "30");
-    let file = running
-        .sim
-        .hypervisor
-        .backing_file(&format!("gce-{}", disk["id"].as_str().unwrap()));
+    let file = gce_support::backing_file(&running, &disk);
     assert_eq!(std::fs::metadata(file).unwrap().len(), 30 << 30);
-    gce.post(
+    gce.assert_post_error(
         &format!("zones/{ZONE_A}/disks/missing/resize"),
         json!({"sizeGb": "30"}),
+        404,
+        "notFound",
     )
-    .await
-    .assert_error(404, "notFound");
+    .await;
 }
 
 #[tokio::test]
 async fn zones_and_projects() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     // us-central1-c is a zone without instances; us-east1-b is unknown.
     gce.insert_disk("us-central1-c", json!({"name": "c", "sizeGb": 10}))
         .await;
@@ -535,9 +519,13 @@ async fn zones_and_projects() {
             .unwrap()
             .contains("Unknown zone")
     );
-    gce.post("zones/us-east1-b/disks", json!({"name": "x"}))
-        .await
-        .assert_error(400, "invalid");
+    gce.assert_post_error(
+        "zones/us-east1-b/disks",
+        json!({"name": "x"}),
+        400,
+        "invalid",
+    )
+    .await;
     // Another project does not exist; the project's number is the project.
     let other = Gce {
         base: gce.base.replace(PROJECT, "someone-else"),
@@ -561,15 +549,13 @@ async fn zones_and_projects() {
         "links use the project id"
     );
     // Unknown paths answer GCE's 404.
-    gce.get("zones/us-central1-a/widgets")
-        .await
-        .assert_error(404, "notFound");
+    gce.assert_get_error("zones/us-central1-a/widgets", 404, "notFound")
+        .await;
 }
 
 #[tokio::test]
 async fn request_id_makes_retries_safe() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     let path = format!("zones/{ZONE_A}/disks?requestId=6f1c6d52-7f4b-4e0e-9e47-0d6f3b0ad5a1");
     let first = gce
         .post(&path, json!({"name": "retried", "sizeGb": 10}))
@@ -585,49 +571,30 @@ async fn request_id_makes_retries_safe() {
         again["clientOperationId"],
         "6f1c6d52-7f4b-4e0e-9e47-0d6f3b0ad5a1"
     );
-    gce.post(
-        &format!("zones/{ZONE_A}/disks?requestId=nope"),
-        json!({"name": "x"}),
-    )
-    .await
-    .assert_error(400, "invalid");
-    gce.post(
-        &format!("zones/{ZONE_A}/disks?requestId=00000000-0000-0000-0000-000000000000"),
-        json!({"name": "x"}),
-    )
-    .await
-    .assert_error(400, "invalid");
+    // A requestId must be a non-zero UUID.
+    for bad in ["nope", "00000000-0000-0000-0000-000000000000"] {
+        let path = format!("zones/{ZONE_A}/disks?requestId={bad}");
+        gce.assert_post_error(&path, json!({"name": "x"}), 400, "invalid")
+            .await;
+    }
 }
 
 #[tokio::test]
 async fn disks_are_creating_until_the_create_delay_passes() {
-    let (_dir, running) =
-        support::sim(|c| c.delays.volume_create = std::time::Duration::from_millis(400)).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) =
+        gce_support::start(|c| c.delays.volume_create = std::time::Duration::from_millis(400))
+            .await;
     let op = gce
-        .post(
-            &format!("zones/{ZONE_A}/disks"),
-            json!({"name": "slow", "sizeGb": 10}),
-        )
+        .post_disk(ZONE_A, json!({"name": "slow", "sizeGb": 10}))
         .await
         .ok();
     assert_eq!(op["status"], "RUNNING");
     assert_eq!(gce.disk(ZONE_A, "slow").await["status"], "CREATING");
     // Its name is taken at once; it cannot be used or deleted yet.
-    gce.post(&format!("zones/{ZONE_A}/disks"), json!({"name": "slow"}))
+    gce.post_disk(ZONE_A, json!({"name": "slow"}))
         .await
         .assert_error(409, "alreadyExists");
-    gce.attach(
-        ZONE_A,
-        "gce-a",
-        json!({"source": Gce::disk_source(ZONE_A, "slow")}),
-        false,
-    )
-    .await
-    .assert_error(400, "resourceNotReady");
-    gce.delete(&format!("zones/{ZONE_A}/disks/slow"))
-        .await
-        .assert_error(400, "resourceNotReady");
+    gce.assert_disk_busy(ZONE_A, "slow").await;
     let op = gce.wait(&op).await;
     assert!(op.get("error").is_none());
     assert_eq!(gce.disk(ZONE_A, "slow").await["status"], "READY");

@@ -153,14 +153,7 @@ async fn disks_are_loop_devices_and_their_data_moves_with_them() {
     assert_eq!(loops(dir.path()).len(), 1);
 
     // Disks are zonal: snapshot, restore into gce-b's zone, attach there.
-    gce.done(
-        gce.post(
-            "global/snapshots",
-            json!({"name": "snap", "sourceDisk": Gce::disk_source(ZONE_A, "data")}),
-        )
-        .await,
-    )
-    .await;
+    gce.snapshot("snap", ZONE_A, "data").await;
     gce.insert_disk(
         ZONE_B,
         json!({"name": "copy", "sourceSnapshot": "global/snapshots/snap"}),

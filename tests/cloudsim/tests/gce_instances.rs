@@ -9,16 +9,25 @@ mod support;
 use std::time::Duration;
 
 use gce_support::{Gce, PROJECT, ZONE_A, ZONE_B, kill, last, with_gce_a2};
-use serde_json::json;
+use serde_json::{Value, json};
 
-fn source(disk: &str) -> serde_json::Value {
-    json!({"source": Gce::disk_source(ZONE_A, disk)})
+/// An attachDisk body for a disk in ZONE_A, where the instances are.
+fn source(disk: &str) -> Value {
+    Gce::source(ZONE_A, disk)
+}
+
+/// `source(disk)` with more fields (mode, deviceName, …).
+fn source_with(disk: &str, fields: Value) -> Value {
+    let mut body = source(disk);
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    body
 }
 
 #[tokio::test]
 async fn get_shows_the_instance_and_its_boot_disk() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     let instance = gce.instance(ZONE_A, "gce-a").await;
     assert_eq!(instance["kind"], "compute#instance");
     assert_eq!(instance["name"], "gce-a");
@@ -45,15 +54,12 @@ async fn get_shows_the_instance_and_its_boot_disk() {
     assert_eq!(last(&disks[0]["source"]), "gce-a");
 
     // gce-b is in another zone; i-a is not a GCE instance.
-    gce.get(&format!("zones/{ZONE_A}/instances/gce-b"))
-        .await
-        .assert_error(404, "notFound");
-    gce.get(&format!("zones/{ZONE_A}/instances/i-a"))
-        .await
-        .assert_error(404, "notFound");
-    gce.get(&format!("zones/{ZONE_A}/instances/nope"))
-        .await
-        .assert_error(404, "notFound");
+    gce.assert_get_error(&format!("zones/{ZONE_A}/instances/gce-b"), 404, "notFound")
+        .await;
+    gce.assert_get_error(&format!("zones/{ZONE_A}/instances/i-a"), 404, "notFound")
+        .await;
+    gce.assert_get_error(&format!("zones/{ZONE_A}/instances/nope"), 404, "notFound")
+        .await;
     let list = gce.get(&format!("zones/{ZONE_B}/instances")).await.ok();
     assert_eq!(list["items"][0]["name"], "gce-b");
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -61,8 +67,7 @@ async fn get_shows_the_instance_and_its_boot_disk() {
 
 #[tokio::test]
 async fn attach_and_detach() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
 
@@ -97,12 +102,13 @@ async fn attach_and_detach() {
     gce.detach(ZONE_A, "gce-a", "nope")
         .await
         .assert_error(400, "invalid");
-    gce.post(
+    gce.assert_post_error(
         &format!("zones/{ZONE_A}/instances/gce-a/detachDisk"),
         serde_json::Value::Null,
+        400,
+        "required",
     )
-    .await
-    .assert_error(400, "required");
+    .await;
     let op = gce.done(gce.detach(ZONE_A, "gce-a", "data").await).await;
     assert_eq!(op["operationType"], "detachDisk");
     assert_eq!(
@@ -138,8 +144,7 @@ async fn attach_and_detach() {
 
 #[tokio::test]
 async fn attach_refusals() {
-    let (_dir, running) = support::sim(with_gce_a2).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(with_gce_a2).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
     gce.insert_disk(ZONE_A, json!({"name": "other", "sizeGb": 10}))
@@ -149,12 +154,7 @@ async fn attach_refusals() {
 
     // Zonal disks attach within their zone only.
     let far = gce
-        .attach(
-            ZONE_A,
-            "gce-a",
-            json!({"source": Gce::disk_source(ZONE_B, "far")}),
-            false,
-        )
+        .attach(ZONE_A, "gce-a", Gce::source(ZONE_B, "far"), false)
         .await;
     far.assert_error(400, "invalid");
     assert!(
@@ -163,42 +163,26 @@ async fn attach_refusals() {
             .unwrap()
             .contains("same zone")
     );
-    gce.attach(ZONE_A, "gce-a", source("missing"), false)
-        .await
-        .assert_error(404, "notFound");
-    gce.attach(ZONE_A, "gce-a", json!({"source": "data"}), false)
-        .await
-        .assert_error(400, "invalid");
-    gce.attach(ZONE_A, "gce-a", json!({}), false)
-        .await
-        .assert_error(400, "required");
     gce.attach(ZONE_A, "nope", source("data"), false)
         .await
         .assert_error(404, "notFound");
-    gce.attach(
-        ZONE_A,
-        "gce-a",
-        json!({"source": Gce::disk_source(ZONE_A, "data"), "mode": "RW"}),
-        false,
-    )
-    .await
-    .assert_error(400, "invalid");
-    gce.attach(
-        ZONE_A,
-        "gce-a",
-        json!({"source": Gce::disk_source(ZONE_A, "data"), "deviceName": "/dev/sdb"}),
-        false,
-    )
-    .await
-    .assert_error(400, "invalid");
-    gce.attach(
-        ZONE_A,
-        "gce-a",
-        json!({"source": Gce::disk_source(ZONE_A, "data"), "boot": true}),
-        false,
-    )
-    .await
-    .assert_error(400, "invalid");
+    // Bodies gce-a refuses, with the status and reason of each.
+    for (body, status, reason) in [
+        (source("missing"), 404, "notFound"),
+        (json!({"source": "data"}), 400, "invalid"),
+        (json!({}), 400, "required"),
+        (source_with("data", json!({"mode": "RW"})), 400, "invalid"),
+        (
+            source_with("data", json!({"deviceName": "/dev/sdb"})),
+            400,
+            "invalid",
+        ),
+        (source_with("data", json!({"boot": true})), 400, "invalid"),
+    ] {
+        gce.attach(ZONE_A, "gce-a", body, false)
+            .await
+            .assert_error(status, reason);
+    }
 
     // One READ_WRITE user.
     gce.done(gce.attach(ZONE_A, "gce-a", source("data"), false).await)
@@ -212,7 +196,7 @@ async fn attach_refusals() {
              'projects/{PROJECT}/zones/{ZONE_A}/instances/gce-a'"
         )
     );
-    let read_only = json!({"source": Gce::disk_source(ZONE_A, "data"), "mode": "READ_ONLY"});
+    let read_only = source_with("data", json!({"mode": "READ_ONLY"}));
     gce.attach(ZONE_A, "gce-a2", read_only, false)
         .await
         .assert_error(400, "resourceInUseByAnotherResource");
@@ -220,18 +204,14 @@ async fn attach_refusals() {
         .await
         .assert_error(400, "resourceInUseByAnotherResource");
     // A device name is unique per instance.
-    gce.attach(
-        ZONE_A,
-        "gce-a",
-        json!({"source": Gce::disk_source(ZONE_A, "other"), "deviceName": "data"}),
-        false,
-    )
-    .await
-    .assert_error(400, "invalid");
+    let other_as_data = source_with("other", json!({"deviceName": "data"}));
+    gce.attach(ZONE_A, "gce-a", other_as_data, false)
+        .await
+        .assert_error(400, "invalid");
     gce.done(gce.detach(ZONE_A, "gce-a", "data").await).await;
 
     // READ_ONLY may be shared; then nobody may take it READ_WRITE.
-    let read_only = json!({"source": Gce::disk_source(ZONE_A, "data"), "mode": "READ_ONLY"});
+    let read_only = source_with("data", json!({"mode": "READ_ONLY"}));
     gce.done(gce.attach(ZONE_A, "gce-a", read_only.clone(), false).await)
         .await;
     gce.done(gce.attach(ZONE_A, "gce-a2", read_only, false).await)
@@ -245,22 +225,21 @@ async fn attach_refusals() {
 
 #[tokio::test]
 async fn force_attach_moves_a_disk() {
-    let (_dir, running) = support::sim(with_gce_a2).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(with_gce_a2).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
     gce.done(
         gce.attach(
             ZONE_A,
             "gce-a",
-            json!({"source": Gce::disk_source(ZONE_A, "data"), "deviceName": "d1"}),
+            source_with("data", json!({"deviceName": "d1"})),
             false,
         )
         .await,
     )
     .await;
 
-    let moved = json!({"source": Gce::disk_source(ZONE_A, "data"), "deviceName": "d2"});
+    let moved = source_with("data", json!({"deviceName": "d2"}));
     gce.done(gce.attach(ZONE_A, "gce-a2", moved.clone(), true).await)
         .await;
     assert_eq!(
@@ -273,16 +252,17 @@ async fn force_attach_moves_a_disk() {
     );
     assert_eq!(gce.users(ZONE_A, "data").await, ["gce-a2"]);
     // forceAttach=false is an ordinary attach; bad values are refused.
-    gce.post(
+    gce.assert_post_error(
         &format!("zones/{ZONE_A}/instances/gce-a/attachDisk?forceAttach=yes"),
         moved,
+        400,
+        "invalid",
     )
-    .await
-    .assert_error(400, "invalid");
+    .await;
 
     // Compute Engine itself refuses forceAttach for zonal disks; the switch emulates that.
     running.sim.world().gce.real_force_attach = true;
-    let back = json!({"source": Gce::disk_source(ZONE_A, "data")});
+    let back = source("data");
     gce.attach(ZONE_A, "gce-a", back, true)
         .await
         .assert_error(400, "invalid");
@@ -290,20 +270,11 @@ async fn force_attach_moves_a_disk() {
 
 #[tokio::test]
 async fn a_killed_instance_keeps_its_disk_until_force_attached_elsewhere() {
-    let (_dir, running) = support::sim(with_gce_a2).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(with_gce_a2).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
-    gce.done(
-        gce.attach(
-            ZONE_A,
-            "gce-a",
-            json!({"source": Gce::disk_source(ZONE_A, "data")}),
-            false,
-        )
-        .await,
-    )
-    .await;
+    gce.done(gce.attach(ZONE_A, "gce-a", source("data"), false).await)
+        .await;
 
     kill(&running, "gce-a").await;
     let dead = gce.instance(ZONE_A, "gce-a").await;
@@ -338,31 +309,21 @@ async fn a_killed_instance_keeps_its_disk_until_force_attached_elsewhere() {
 
 #[tokio::test]
 async fn an_error_found_when_the_operation_completes_goes_in_the_operation() {
-    let (_dir, running) =
-        support::sim(|c| c.delays.gce_operation = Duration::from_millis(300)).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) =
+        gce_support::start(|c| c.delays.gce_operation = Duration::from_millis(300)).await;
     gce.insert_disk(ZONE_A, json!({"name": "one", "sizeGb": 10}))
         .await;
     gce.insert_disk(ZONE_A, json!({"name": "two", "sizeGb": 10}))
         .await;
     // Both ask for device name "data" while neither is attached yet.
+    let as_data = |disk| source_with(disk, json!({"deviceName": "data"}));
     let first = gce
-        .attach(
-            ZONE_A,
-            "gce-a",
-            json!({"source": Gce::disk_source(ZONE_A, "one"), "deviceName": "data"}),
-            false,
-        )
+        .attach(ZONE_A, "gce-a", as_data("one"), false)
         .await
         .ok();
     gce_support::sleep_ms(50).await;
     let second = gce
-        .attach(
-            ZONE_A,
-            "gce-a",
-            json!({"source": Gce::disk_source(ZONE_A, "two"), "deviceName": "data"}),
-            false,
-        )
+        .attach(ZONE_A, "gce-a", as_data("two"), false)
         .await
         .ok();
     assert_eq!(first["status"], "RUNNING");

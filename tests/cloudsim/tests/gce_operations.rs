@@ -15,20 +15,14 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn an_operation_runs_then_is_done_and_the_change_waits_for_it() {
-    let (_dir, running) =
-        support::sim(|c| c.delays.gce_operation = Duration::from_millis(400)).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) =
+        gce_support::start(|c| c.delays.gce_operation = Duration::from_millis(400)).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
 
     let started = Instant::now();
     let op = gce
-        .attach(
-            ZONE_A,
-            "gce-a",
-            json!({"source": Gce::disk_source(ZONE_A, "data")}),
-            false,
-        )
+        .attach(ZONE_A, "gce-a", Gce::source(ZONE_A, "data"), false)
         .await
         .ok();
     assert_eq!(op["status"], "RUNNING");
@@ -47,12 +41,13 @@ async fn an_operation_runs_then_is_done_and_the_change_waits_for_it() {
     gce.delete(&format!("zones/{ZONE_A}/disks/data"))
         .await
         .assert_error(400, "resourceNotReady");
-    gce.post(
+    gce.assert_post_error(
         &format!("zones/{ZONE_A}/disks/data/resize"),
         json!({"sizeGb": 20}),
+        400,
+        "resourceNotReady",
     )
-    .await
-    .assert_error(400, "resourceNotReady");
+    .await;
 
     // wait blocks until DONE.
     let done = gce.post(&format!("{path}/wait"), Value::Null).await.ok();
@@ -83,21 +78,12 @@ async fn wait_gives_up_after_its_limit_and_returns_the_running_operation() {
     running.sim.world().gce.wait_limit = Duration::from_millis(300);
     let gce = Gce::new(&running).await;
     let op = gce
-        .post(
-            &format!("zones/{ZONE_A}/disks"),
-            json!({"name": "data", "sizeGb": 10}),
-        )
+        .post_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await
         .ok();
     let started = Instant::now();
     let waited = gce
-        .post(
-            &format!(
-                "zones/{ZONE_A}/operations/{}/wait",
-                op["name"].as_str().unwrap()
-            ),
-            Value::Null,
-        )
+        .post(&format!("{}/wait", Gce::operation_path(&op)), Value::Null)
         .await
         .ok();
     assert_eq!(waited["status"], "RUNNING");
@@ -110,17 +96,13 @@ async fn wait_gives_up_after_its_limit_and_returns_the_running_operation() {
 
 #[tokio::test]
 async fn a_long_operation_stays_running_while_polled() {
-    let (_dir, running) =
-        support::sim(|c| c.delays.gce_operation = Duration::from_secs(3600)).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) =
+        gce_support::start(|c| c.delays.gce_operation = Duration::from_secs(3600)).await;
     let op = gce
-        .post(
-            &format!("zones/{ZONE_A}/disks"),
-            json!({"name": "data", "sizeGb": 10}),
-        )
+        .post_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await
         .ok();
-    let path = format!("zones/{ZONE_A}/operations/{}", op["name"].as_str().unwrap());
+    let path = Gce::operation_path(&op);
     for _ in 0..5 {
         gce_support::sleep_ms(100).await;
         let polled = gce.get(&path).await.ok();
@@ -129,30 +111,16 @@ async fn a_long_operation_stays_running_while_polled() {
         assert!(polled.get("error").is_none());
     }
     // The disk stays busy until its operation is DONE.
-    gce.attach(
-        ZONE_A,
-        "gce-a",
-        json!({"source": Gce::disk_source(ZONE_A, "data")}),
-        false,
-    )
-    .await
-    .assert_error(400, "resourceNotReady");
-    gce.delete(&format!("zones/{ZONE_A}/disks/data"))
-        .await
-        .assert_error(400, "resourceNotReady");
+    gce.assert_disk_busy(ZONE_A, "data").await;
 }
 
 #[tokio::test]
 async fn operations_are_found_in_their_own_scope_only() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) = gce_support::start(|_| {}).await;
     let op = gce
         .done(
-            gce.post(
-                &format!("zones/{ZONE_A}/disks"),
-                json!({"name": "data", "sizeGb": 10}),
-            )
-            .await,
+            gce.post_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
+                .await,
         )
         .await;
     let name = op["name"].as_str().unwrap();
@@ -160,24 +128,33 @@ async fn operations_are_found_in_their_own_scope_only() {
     gce.get(&format!("zones/{ZONE_A}/operations/{name}"))
         .await
         .ok();
-    gce.get(&format!("zones/us-central1-b/operations/{name}"))
-        .await
-        .assert_error(404, "notFound");
-    gce.get(&format!("global/operations/{name}"))
-        .await
-        .assert_error(404, "notFound");
-    gce.get(&format!("zones/{ZONE_A}/operations/operation-nope"))
-        .await
-        .assert_error(404, "notFound");
-    gce.post(
+    gce.assert_get_error(
+        &format!("zones/us-central1-b/operations/{name}"),
+        404,
+        "notFound",
+    )
+    .await;
+    gce.assert_get_error(&format!("global/operations/{name}"), 404, "notFound")
+        .await;
+    gce.assert_get_error(
+        &format!("zones/{ZONE_A}/operations/operation-nope"),
+        404,
+        "notFound",
+    )
+    .await;
+    gce.assert_post_error(
         &format!("zones/{ZONE_A}/operations/operation-nope/wait"),
         Value::Null,
+        404,
+        "notFound",
     )
-    .await
-    .assert_error(404, "notFound");
-    gce.get(&format!("zones/us-east1-z/operations/{name}"))
-        .await
-        .assert_error(400, "invalid");
+    .await;
+    gce.assert_get_error(
+        &format!("zones/us-east1-z/operations/{name}"),
+        400,
+        "invalid",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -223,9 +200,7 @@ async fn the_policy_of_allowed_actions_applies_to_gce() {
     let gce = Gce::new(&running).await;
     gce.get(&format!("zones/{ZONE_A}/disks")).await.ok();
     gce.get(&format!("zones/{ZONE_A}/disks/gce-a")).await.ok();
-    let refused = gce
-        .post(&format!("zones/{ZONE_A}/disks"), json!({"name": "x"}))
-        .await;
+    let refused = gce.post_disk(ZONE_A, json!({"name": "x"})).await;
     refused.assert_error(403, "forbidden");
     assert!(
         refused.body["error"]["message"]
@@ -237,8 +212,7 @@ async fn the_policy_of_allowed_actions_applies_to_gce() {
 
 #[tokio::test]
 async fn throttling_answers_429_rate_limit_exceeded() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     support::set_faults(&running, json!({"throttle_share": 1.0})).await;
     for _ in 0..3 {
         let throttled = gce.get(&format!("zones/{ZONE_A}/disks")).await;
@@ -248,7 +222,7 @@ async fn throttling_answers_429_rate_limit_exceeded() {
             "usageLimits"
         );
     }
-    gce.post(&format!("zones/{ZONE_A}/disks"), json!({"name": "x"}))
+    gce.post_disk(ZONE_A, json!({"name": "x"}))
         .await
         .assert_error(429, "rateLimitExceeded");
     reqwest::Client::new()
@@ -261,8 +235,7 @@ async fn throttling_answers_429_rate_limit_exceeded() {
 
 #[tokio::test]
 async fn injected_failures_use_gce_error_shape_then_stop() {
-    let (_dir, running) = support::sim(with_gce_a2).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(with_gce_a2).await;
     support::set_faults(
         &running,
         json!({"fail_next": [
@@ -273,13 +246,16 @@ async fn injected_failures_use_gce_error_shape_then_stop() {
     )
     .await;
     let path = format!("zones/{ZONE_A}/disks");
-    gce.post(&path, json!({"name": "data", "sizeGb": 10}))
-        .await
-        .assert_error(503, "backendError");
+    gce.assert_post_error(
+        &path,
+        json!({"name": "data", "sizeGb": 10}),
+        503,
+        "backendError",
+    )
+    .await;
     // Nothing was created; the retry succeeds.
-    gce.get(&format!("{path}/data"))
-        .await
-        .assert_error(404, "notFound");
+    gce.assert_get_error(&format!("{path}/data"), 404, "notFound")
+        .await;
     let op = gce
         .post(&path, json!({"name": "data", "sizeGb": 10}))
         .await
@@ -288,13 +264,12 @@ async fn injected_failures_use_gce_error_shape_then_stop() {
         "zones/{ZONE_A}/operations/{}/wait",
         op["name"].as_str().unwrap()
     );
-    gce.post(&wait, Value::Null)
-        .await
-        .assert_error(503, "backendError");
+    gce.assert_post_error(&wait, Value::Null, 503, "backendError")
+        .await;
     assert_eq!(gce.post(&wait, Value::Null).await.ok()["status"], "DONE");
 
     // The fault plan's default (InternalError, 500) is GCE's backendError.
-    let attach = json!({"source": Gce::disk_source(ZONE_A, "data")});
+    let attach = Gce::source(ZONE_A, "data");
     gce.attach(ZONE_A, "gce-a", attach.clone(), false)
         .await
         .assert_error(500, "backendError");
@@ -312,8 +287,7 @@ async fn injected_failures_use_gce_error_shape_then_stop() {
 
 #[tokio::test]
 async fn injected_latency_delays_calls() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     support::set_faults(&running, json!({"latency_ms": 200})).await;
     let started = Instant::now();
     gce.get(&format!("zones/{ZONE_A}/disks")).await.ok();
@@ -322,12 +296,11 @@ async fn injected_latency_delays_calls() {
 
 #[tokio::test]
 async fn a_stuck_attachment_stays_running_and_can_be_retried() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
     support::set_faults(&running, json!({"stuck_attaching": 1})).await;
-    let body = json!({"source": Gce::disk_source(ZONE_A, "data")});
+    let body = Gce::source(ZONE_A, "data");
     let stuck = gce.attach(ZONE_A, "gce-a", body.clone(), false).await.ok();
     let path = format!(
         "zones/{ZONE_A}/operations/{}",

@@ -8,20 +8,23 @@ mod support;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use gce_support::{Gce, PROJECT, ZONE_A, ZONE_B, last};
+use gce_support::{Gce, PROJECT, ZONE_A, ZONE_B, backing_file, last};
 use serde_json::{Value, json};
 
-fn backing(running: &cloudsim::Running, disk: &Value) -> std::path::PathBuf {
-    running
-        .sim
-        .hypervisor
-        .backing_file(&format!("gce-{}", disk["id"].as_str().unwrap()))
+/// Write `bytes` at `offset` into the disk's backing file, as a guest
+/// would through the device.
+fn write_at(running: &cloudsim::Running, disk: &Value, offset: u64, bytes: &[u8]) {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(backing_file(running, disk))
+        .unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(bytes).unwrap();
 }
 
 #[tokio::test]
 async fn snapshot_lifecycle() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     let disk = gce
         .insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 12}))
         .await;
@@ -66,33 +69,26 @@ async fn snapshot_lifecycle() {
 
     // Refusals.
     let again = json!({"name": "snap-1", "sourceDisk": Gce::disk_source(ZONE_A, "data")});
-    gce.post("global/snapshots", again)
-        .await
-        .assert_error(409, "alreadyExists");
-    gce.post(
-        "global/snapshots",
-        json!({"name": "s2", "sourceDisk": Gce::disk_source(ZONE_A, "nope")}),
-    )
-    .await
-    .assert_error(404, "notFound");
-    gce.post(
-        "global/snapshots",
-        json!({"name": "s2", "sourceDisk": "data"}),
-    )
-    .await
-    .assert_error(400, "invalid");
-    gce.post("global/snapshots", json!({"name": "s2"}))
-        .await
-        .assert_error(400, "required");
-    gce.post(
-        "global/snapshots",
-        json!({"name": "S2", "sourceDisk": Gce::disk_source(ZONE_A, "data")}),
-    )
-    .await
-    .assert_error(400, "invalid");
-    gce.get("global/snapshots/nope")
-        .await
-        .assert_error(404, "notFound");
+    for (body, status, reason) in [
+        (again, 409, "alreadyExists"),
+        (
+            json!({"name": "s2", "sourceDisk": Gce::disk_source(ZONE_A, "nope")}),
+            404,
+            "notFound",
+        ),
+        (json!({"name": "s2", "sourceDisk": "data"}), 400, "invalid"),
+        (json!({"name": "s2"}), 400, "required"),
+        (
+            json!({"name": "S2", "sourceDisk": Gce::disk_source(ZONE_A, "data")}),
+            400,
+            "invalid",
+        ),
+    ] {
+        gce.assert_post_error("global/snapshots", body, status, reason)
+            .await;
+    }
+    gce.assert_get_error("global/snapshots/nope", 404, "notFound")
+        .await;
 
     // disks.createSnapshot: the same, as a zonal operation on the disk.
     let op = gce
@@ -125,14 +121,14 @@ async fn snapshot_lifecycle() {
     );
 
     // Restore: at least the snapshot's size; by default exactly it.
-    gce.post(
-        &format!("zones/{ZONE_B}/disks"),
+    gce.post_disk(
+        ZONE_B,
         json!({"name": "small", "sourceSnapshot": "global/snapshots/snap-1", "sizeGb": 11}),
     )
     .await
     .assert_error(400, "invalid");
-    gce.post(
-        &format!("zones/{ZONE_B}/disks"),
+    gce.post_disk(
+        ZONE_B,
         json!({"name": "x", "sourceSnapshot": "global/snapshots/nope"}),
     )
     .await
@@ -151,16 +147,17 @@ async fn snapshot_lifecycle() {
         )
         .await;
     assert_eq!(
-        std::fs::metadata(backing(&running, &bigger)).unwrap().len(),
+        std::fs::metadata(backing_file(&running, &bigger))
+            .unwrap()
+            .len(),
         20 << 30
     );
 
     // Delete.
     let op = gce.done(gce.delete("global/snapshots/snap-1").await).await;
     assert_eq!(op["operationType"], "delete");
-    gce.get("global/snapshots/snap-1")
-        .await
-        .assert_error(404, "notFound");
+    gce.assert_get_error("global/snapshots/snap-1", 404, "notFound")
+        .await;
     gce.delete("global/snapshots/snap-1")
         .await
         .assert_error(404, "notFound");
@@ -170,8 +167,8 @@ async fn snapshot_lifecycle() {
 
 #[tokio::test]
 async fn a_snapshot_is_creating_until_the_snapshot_delay_passes() {
-    let (_dir, running) = support::sim(|c| c.delays.snapshot = Duration::from_millis(400)).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, _running, gce) =
+        gce_support::start(|c| c.delays.snapshot = Duration::from_millis(400)).await;
     gce.insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
     let op = gce
@@ -186,8 +183,8 @@ async fn a_snapshot_is_creating_until_the_snapshot_delay_passes() {
         gce.get("global/snapshots/snap").await.ok()["status"],
         "CREATING"
     );
-    gce.post(
-        &format!("zones/{ZONE_B}/disks"),
+    gce.post_disk(
+        ZONE_B,
         json!({"name": "early", "sourceSnapshot": "global/snapshots/snap"}),
     )
     .await
@@ -209,36 +206,15 @@ async fn a_snapshot_is_creating_until_the_snapshot_delay_passes() {
 
 #[tokio::test]
 async fn data_follows_a_snapshot_into_another_zone() {
-    let (_dir, running) = support::sim(|_| {}).await;
-    let gce = Gce::new(&running).await;
+    let (_dir, running, gce) = gce_support::start(|_| {}).await;
     let disk = gce
         .insert_disk(ZONE_A, json!({"name": "data", "sizeGb": 10}))
         .await;
-    // Write straight into the backing file, as a guest would through the device.
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(backing(&running, &disk))
-        .unwrap();
-    file.seek(SeekFrom::Start(5 << 30)).unwrap();
-    file.write_all(b"hello from us-central1-a").unwrap();
-    drop(file);
+    write_at(&running, &disk, 5 << 30, b"hello from us-central1-a");
 
-    gce.done(
-        gce.post(
-            "global/snapshots",
-            json!({"name": "snap", "sourceDisk": Gce::disk_source(ZONE_A, "data")}),
-        )
-        .await,
-    )
-    .await;
+    gce.snapshot("snap", ZONE_A, "data").await;
     // Later writes do not reach the snapshot.
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(backing(&running, &disk))
-        .unwrap();
-    file.seek(SeekFrom::Start(5 << 30)).unwrap();
-    file.write_all(b"HELLO").unwrap();
-    drop(file);
+    write_at(&running, &disk, 5 << 30, b"HELLO");
 
     let restored = gce
         .insert_disk(
@@ -246,7 +222,7 @@ async fn data_follows_a_snapshot_into_another_zone() {
             json!({"name": "copy", "sourceSnapshot": "global/snapshots/snap"}),
         )
         .await;
-    let mut file = std::fs::File::open(backing(&running, &restored)).unwrap();
+    let mut file = std::fs::File::open(backing_file(&running, &restored)).unwrap();
     file.seek(SeekFrom::Start(5 << 30)).unwrap();
     let mut read = [0u8; 24];
     file.read_exact(&mut read).unwrap();

@@ -24,12 +24,9 @@ pub fn attach(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
     let instance_id = params.required("InstanceId")?.to_string();
     let device = params.required("Device")?.to_string();
     if !valid_device(&device) {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "Value ({device}) for parameter device is invalid. {device} is not a valid EBS device name."
-            ),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Value ({device}) for parameter device is invalid. {device} is not a valid EBS device name."
+        )));
     }
     let mut world = sim.world();
     let instance = aws_instance(&world, &instance_id)?;
@@ -71,10 +68,9 @@ pub fn attach(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
         ));
     }
     if in_use {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!("Attachment point {device} is already in use"),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Attachment point {device} is already in use"
+        )));
     }
     let attachment = Attachment {
         serial: ids::request_id(),
@@ -152,12 +148,9 @@ pub fn detach(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
                 )
             })?,
         None if volume.attachments.len() > 1 => {
-            return Err(Ec2Error::bad(
-                "InvalidParameterCombination",
-                format!(
-                    "Volume '{volume_id}' is attached to more than one instance; specify the instance."
-                ),
-            ));
+            return Err(Ec2Error::combination(format!(
+                "Volume '{volume_id}' is attached to more than one instance; specify the instance."
+            )));
         }
         None => &mut volume.attachments[0],
     };

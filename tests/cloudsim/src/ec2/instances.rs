@@ -69,21 +69,19 @@ pub fn describe_instances(sim: &SharedSim, params: &Params) -> Result<Response, 
             mappings,
             tags: world.ec2.instance_tags.get(&spec.id).unwrap_or(&no_tags),
         };
-        if (ids.is_empty() || ids.contains(&spec.id))
-            && query::all_match(&filters, described.tags, |name| {
-                filter_values(&described, name)
-            })?
-        {
+        if query::selected(&ids, &spec.id, &filters, described.tags, |name| {
+            filter_values(&described, name)
+        })? {
             matching.push(described);
         }
     }
-    let (instances, next) = page.apply(matching, |d| d.instance.spec.id.clone());
-    let mut x = Xml::response("DescribeInstances");
-    x.list("reservationSet", instances, |x, d| {
-        write_reservation(x, &sim.config, &d)
-    });
-    x.opt("nextToken", next);
-    Ok(x.finish())
+    Ok(page.respond(
+        "DescribeInstances",
+        "reservationSet",
+        matching,
+        |d| d.instance.spec.id.clone(),
+        |x, d| write_reservation(x, &sim.config, &d),
+    ))
 }
 
 fn state(instance: &Instance) -> (u32, &'static str) {
@@ -196,10 +194,9 @@ pub fn describe_availability_zones(sim: &SharedSim, params: &Params) -> Result<R
     let filters = params.filters()?;
     for name in &names {
         if !config.zones.contains(name) {
-            return Err(Ec2Error::bad(
-                "InvalidParameterValue",
-                format!("Invalid availability zone: [{name}]"),
-            ));
+            return Err(Ec2Error::invalid(format!(
+                "Invalid availability zone: [{name}]"
+            )));
         }
     }
     let no_tags = BTreeMap::new();

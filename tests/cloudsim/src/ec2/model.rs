@@ -232,13 +232,10 @@ pub fn check_type(volume_type: &str) -> Result<(), Ec2Error> {
     if VOLUME_TYPES.contains(&volume_type) {
         Ok(())
     } else {
-        Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "Value ({volume_type}) for parameter volumeType is invalid. Valid values are: {}",
-                VOLUME_TYPES.join(", ")
-            ),
-        ))
+        Err(Ec2Error::invalid(format!(
+            "Value ({volume_type}) for parameter volumeType is invalid. Valid values are: {}",
+            VOLUME_TYPES.join(", ")
+        )))
     }
 }
 
@@ -252,16 +249,14 @@ pub fn check_size(volume_type: &str, size_gib: i64) -> Result<(), Ec2Error> {
         _ => (1, 16384),
     };
     if size_gib < min {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!("Volume of {size_gib}GiB is too small; minimum is {min}GiB."),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Volume of {size_gib}GiB is too small; minimum is {min}GiB."
+        )));
     }
     if size_gib > max {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!("Volume of {size_gib}GiB is too large; maximum is {max}GiB."),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Volume of {size_gib}GiB is too large; maximum is {max}GiB."
+        )));
     }
     Ok(())
 }
@@ -280,10 +275,9 @@ pub fn resolve_iops(
         "io2" => (100, 256000, 1000),
         other => {
             if asked.is_some() {
-                return Err(Ec2Error::bad(
-                    "InvalidParameterCombination",
-                    format!("The parameter iops is not supported for {other} volumes."),
-                ));
+                return Err(Ec2Error::combination(format!(
+                    "The parameter iops is not supported for {other} volumes."
+                )));
             }
             return Ok((other == "gp2").then(|| (3 * size_gib).clamp(100, 16000)));
         }
@@ -294,22 +288,16 @@ pub fn resolve_iops(
         (None, _) => return Err(super::query::missing("iops")),
     };
     if !(min..=max).contains(&iops) {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "Volume iops of {iops} is outside the range {min}-{max} for {volume_type} volumes."
-            ),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Volume iops of {iops} is outside the range {min}-{max} for {volume_type} volumes."
+        )));
     }
     let baseline = if volume_type == "gp3" { 3000 } else { 0 };
     if iops > baseline && iops as u64 > per_gib * size_gib {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "Iops to volume size ratio of {:.6} is too high; maximum is {per_gib}.000000",
-                iops as f64 / size_gib as f64
-            ),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Iops to volume size ratio of {:.6} is too high; maximum is {per_gib}.000000",
+            iops as f64 / size_gib as f64
+        )));
     }
     Ok(Some(iops as u64))
 }
@@ -323,31 +311,24 @@ pub fn resolve_throughput(
 ) -> Result<Option<u64>, Ec2Error> {
     if volume_type != "gp3" {
         return match asked {
-            Some(_) => Err(Ec2Error::bad(
-                "InvalidParameterCombination",
-                format!("The parameter throughput is not supported for {volume_type} volumes."),
-            )),
+            Some(_) => Err(Ec2Error::combination(format!(
+                "The parameter throughput is not supported for {volume_type} volumes."
+            ))),
             None => Ok(None),
         };
     }
     let throughput = asked.unwrap_or(125);
     if !(125..=1000).contains(&throughput) {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "Throughput of {throughput} MiBps is outside the range 125-1000 for gp3 volumes."
-            ),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Throughput of {throughput} MiBps is outside the range 125-1000 for gp3 volumes."
+        )));
     }
     let iops = iops.unwrap_or(3000);
     if throughput as u64 * 4 > iops {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "Throughput (MiBps) to iops ratio of {:.6} is too high; maximum is 0.250000 MiBps per iops.",
-                throughput as f64 / iops as f64
-            ),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Throughput (MiBps) to iops ratio of {:.6} is too high; maximum is 0.250000 MiBps per iops.",
+            throughput as f64 / iops as f64
+        )));
     }
     Ok(Some(throughput as u64))
 }
@@ -355,10 +336,9 @@ pub fn resolve_throughput(
 /// Multi-Attach is for io1/io2 only.
 pub fn check_multi_attach(volume_type: &str, multi_attach: bool) -> Result<(), Ec2Error> {
     if multi_attach && !matches!(volume_type, "io1" | "io2") {
-        return Err(Ec2Error::bad(
-            "InvalidParameterCombination",
-            format!("Multi-Attach is supported only for io1 and io2 volumes, not {volume_type}."),
-        ));
+        return Err(Ec2Error::combination(format!(
+            "Multi-Attach is supported only for io1 and io2 volumes, not {volume_type}."
+        )));
     }
     Ok(())
 }

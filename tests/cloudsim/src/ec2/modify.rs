@@ -43,8 +43,7 @@ pub fn modify(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
     model::check_type(&volume_type)?;
     let size = params.int("Size")?.unwrap_or(original.size_gib as i64);
     if size < original.size_gib as i64 {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
+        return Err(Ec2Error::invalid(
             "New size cannot be smaller than existing size",
         ));
     }
@@ -69,8 +68,7 @@ pub fn modify(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
     let multi_attach = params.bool("MultiAttachEnabled", original.multi_attach)?;
     model::check_multi_attach(&volume_type, multi_attach)?;
     if !multi_attach && volume.attachments.len() > 1 {
-        return Err(Ec2Error::bad(
-            "InvalidParameterCombination",
+        return Err(Ec2Error::combination(
             "Multi-Attach cannot be disabled while the volume is attached to more than one instance.",
         ));
     }
@@ -82,12 +80,9 @@ pub fn modify(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
         multi_attach,
     };
     if target == original {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!(
-                "The modification of volume '{volume_id}' requests no change to its current configuration."
-            ),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "The modification of volume '{volume_id}' requests no change to its current configuration."
+        )));
     }
     if size_gib > original.size_gib {
         sim.hypervisor
@@ -168,17 +163,19 @@ pub fn describe(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> 
             .volumes
             .get(&modification.volume_id)
             .map_or(&no_tags, |v| &v.tags);
-        if (ids.is_empty() || ids.contains(&modification.volume_id))
-            && query::all_match(&filters, tags, |name| filter_values(modification, name))?
-        {
+        if query::selected(&ids, &modification.volume_id, &filters, tags, |name| {
+            filter_values(modification, name)
+        })? {
             matching.push(modification);
         }
     }
-    let (modifications, next) = page.apply(matching, |m| m.volume_id.clone());
-    let mut x = Xml::response("DescribeVolumesModifications");
-    x.list("volumeModificationSet", modifications, |x, m| m.write(x));
-    x.opt("nextToken", next);
-    Ok(x.finish())
+    Ok(page.respond(
+        "DescribeVolumesModifications",
+        "volumeModificationSet",
+        matching,
+        |m| m.volume_id.clone(),
+        |x, m| m.write(x),
+    ))
 }
 
 fn filter_values(m: &Modification, name: &str) -> Option<Vec<String>> {

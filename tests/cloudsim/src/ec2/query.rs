@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::xml::Ec2Error;
+use axum::response::Response;
+
+use super::xml::{Ec2Error, Xml};
 
 /// One request's parameters (a flat map of the form fields).
 #[derive(Debug, Clone, Default)]
@@ -160,13 +162,10 @@ impl Params {
         let mut tags = BTreeMap::new();
         for spec in self.tag_specs()? {
             if spec.resource_type != resource_type {
-                return Err(Ec2Error::bad(
-                    "InvalidParameterValue",
-                    format!(
-                        "'{}' is not a valid taggable resource type for this operation.",
-                        spec.resource_type
-                    ),
-                ));
+                return Err(Ec2Error::invalid(format!(
+                    "'{}' is not a valid taggable resource type for this operation.",
+                    spec.resource_type
+                )));
             }
             for (key, value) in spec.tags {
                 check_tag(&key, &value)?;
@@ -209,20 +208,14 @@ impl Page {
         let max_results = params.int("MaxResults")?;
         if let Some(n) = max_results {
             if ids_given {
-                return Err(Ec2Error::bad(
-                    "InvalidParameterCombination",
-                    format!(
-                        "The parameter {ids_param} cannot be used with the parameter maxResults"
-                    ),
-                ));
+                return Err(Ec2Error::combination(format!(
+                    "The parameter {ids_param} cannot be used with the parameter maxResults"
+                )));
             }
             if !(min..=max).contains(&n) {
-                return Err(Ec2Error::bad(
-                    "InvalidParameterValue",
-                    format!(
-                        "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}."
-                    ),
-                ));
+                return Err(Ec2Error::invalid(format!(
+                    "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}."
+                )));
             }
         }
         let after = match params.get("NextToken") {
@@ -260,6 +253,38 @@ impl Page {
             _ => (items, None),
         }
     }
+
+    /// The `action` response for this page of `matching` (sorted by `key`):
+    /// the items under `set`, then `nextToken` when more remain.
+    pub fn respond<T>(
+        &self,
+        action: &str,
+        set: &str,
+        matching: Vec<T>,
+        key: impl Fn(&T) -> String,
+        write: impl FnMut(&mut Xml, T),
+    ) -> Response {
+        let (items, next) = self.apply(matching, key);
+        let mut x = Xml::response(action);
+        x.list(set, items, write);
+        x.opt("nextToken", next);
+        x.finish()
+    }
+}
+
+/// True if a Describe call returns the resource `id`: named in `ids` (or
+/// none named) and matched by every filter.
+pub fn selected(
+    ids: &[String],
+    id: &str,
+    filters: &[Filter],
+    tags: &BTreeMap<String, String>,
+    values_of: impl Fn(&str) -> Option<Vec<String>>,
+) -> Result<bool, Ec2Error> {
+    if !ids.is_empty() && !ids.iter().any(|i| i == id) {
+        return Ok(false);
+    }
+    all_match(filters, tags, values_of)
 }
 
 /// True if `filter` matches a resource, given the resource's values for
@@ -276,12 +301,8 @@ pub fn filter_matches(
     } else if filter.name == "tag-value" {
         tags.values().cloned().collect()
     } else {
-        values_of(&filter.name).ok_or_else(|| {
-            Ec2Error::bad(
-                "InvalidParameterValue",
-                format!("The filter '{}' is invalid", filter.name),
-            )
-        })?
+        values_of(&filter.name)
+            .ok_or_else(|| Ec2Error::invalid(format!("The filter '{}' is invalid", filter.name)))?
     };
     Ok(filter
         .values
@@ -321,20 +342,17 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 /// AWS's tag rules: key 1–128 characters, value up to 256, no `aws:` prefix.
 pub fn check_tag(key: &str, value: &str) -> Result<(), Ec2Error> {
     if key.is_empty() || key.chars().count() > 128 {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!("Tag key must be 1 to 128 characters long: '{key}'"),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Tag key must be 1 to 128 characters long: '{key}'"
+        )));
     }
     if value.chars().count() > 256 {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!("Tag value for key '{key}' exceeds 256 characters"),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Tag value for key '{key}' exceeds 256 characters"
+        )));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
+        return Err(Ec2Error::invalid(
             "Tag keys starting with 'aws:' are reserved for internal use",
         ));
     }
@@ -360,10 +378,7 @@ pub fn missing(name: &str) -> Ec2Error {
 }
 
 pub fn invalid_value(name: &str, value: &str) -> Ec2Error {
-    Ec2Error::bad(
-        "InvalidParameterValue",
-        format!("Value ({value}) for parameter {name} is invalid."),
-    )
+    Ec2Error::invalid(format!("Value ({value}) for parameter {name} is invalid."))
 }
 
 #[cfg(test)]

@@ -13,8 +13,7 @@ pub fn create(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
     let volume_id = params.required("VolumeId")?.to_string();
     let description = params.get("Description").unwrap_or_default().to_string();
     if description.chars().count() > 255 {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
+        return Err(Ec2Error::invalid(
             "The description may be at most 255 characters long.",
         ));
     }
@@ -77,19 +76,19 @@ pub fn describe(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> 
     let mine = owners.is_empty() || owners.iter().any(|o| o == "self" || o == ACCOUNT);
     let mut matching = Vec::new();
     for snapshot in snapshots.values().filter(|_| mine) {
-        if (ids.is_empty() || ids.contains(&snapshot.id))
-            && query::all_match(&filters, &snapshot.tags, |name| {
-                filter_values(snapshot, name)
-            })?
-        {
+        if query::selected(&ids, &snapshot.id, &filters, &snapshot.tags, |name| {
+            filter_values(snapshot, name)
+        })? {
             matching.push(snapshot);
         }
     }
-    let (snapshots, next) = page.apply(matching, |s| s.id.clone());
-    let mut x = Xml::response("DescribeSnapshots");
-    x.list("snapshotSet", snapshots, |x, s| s.write(x));
-    x.opt("nextToken", next);
-    Ok(x.finish())
+    Ok(page.respond(
+        "DescribeSnapshots",
+        "snapshotSet",
+        matching,
+        |s| s.id.clone(),
+        |x, s| s.write(x),
+    ))
 }
 
 fn filter_values(snapshot: &Snapshot, name: &str) -> Option<Vec<String>> {

@@ -16,10 +16,9 @@ pub fn create(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
     let config = &sim.config;
     let zone = params.required("AvailabilityZone")?.to_string();
     if !config.zones.contains(&zone) {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
-            format!("Invalid availability zone: [{zone}]"),
-        ));
+        return Err(Ec2Error::invalid(format!(
+            "Invalid availability zone: [{zone}]"
+        )));
     }
     let volume_type = params.get("VolumeType").unwrap_or("gp2").to_string();
     model::check_type(&volume_type)?;
@@ -49,8 +48,7 @@ pub fn create(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
     if let Some(token) = &token
         && token.len() > 64
     {
-        return Err(Ec2Error::bad(
-            "InvalidParameterValue",
+        return Err(Ec2Error::invalid(
             "The client token must be at most 64 characters long.",
         ));
     }
@@ -90,13 +88,10 @@ pub fn create(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
             }
             let size = asked_size.unwrap_or(snapshot.volume_size as i64);
             if size < snapshot.volume_size as i64 {
-                return Err(Ec2Error::bad(
-                    "InvalidParameterValue",
-                    format!(
-                        "Volume of size {size}GiB is smaller than snapshot '{snapshot_id}', expect size >= {}GiB",
-                        snapshot.volume_size
-                    ),
-                ));
+                return Err(Ec2Error::invalid(format!(
+                    "Volume of size {size}GiB is smaller than snapshot '{snapshot_id}', expect size >= {}GiB",
+                    snapshot.volume_size
+                )));
             }
             size
         }
@@ -168,19 +163,19 @@ pub fn describe(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> 
     }
     let mut matching = Vec::new();
     for volume in view.volumes.values() {
-        if (ids.is_empty() || ids.contains(&volume.id))
-            && query::all_match(&filters, &volume.tags, |name| filter_values(volume, name))?
-        {
+        if query::selected(&ids, &volume.id, &filters, &volume.tags, |name| {
+            filter_values(volume, name)
+        })? {
             matching.push(volume);
         }
     }
-    let (volumes, next) = page.apply(matching, |v| v.id.clone());
-    let mut x = Xml::response("DescribeVolumes");
-    x.list("volumeSet", volumes, |x, v| {
-        v.write(x, &sim.config.region, &sim.config.zones)
-    });
-    x.opt("nextToken", next);
-    Ok(x.finish())
+    Ok(page.respond(
+        "DescribeVolumes",
+        "volumeSet",
+        matching,
+        |v| v.id.clone(),
+        |x, v| v.write(x, &sim.config.region, &sim.config.zones),
+    ))
 }
 
 /// A volume's values for a DescribeVolumes filter (`None`: no such filter).

@@ -35,6 +35,16 @@ impl Ec2Error {
         Ec2Error::new(400, code, message)
     }
 
+    /// `InvalidParameterValue`: a parameter's value breaks AWS's rules.
+    pub fn invalid(message: impl Into<String>) -> Ec2Error {
+        Ec2Error::bad("InvalidParameterValue", message)
+    }
+
+    /// `InvalidParameterCombination`: parameters that do not go together.
+    pub fn combination(message: impl Into<String>) -> Ec2Error {
+        Ec2Error::bad("InvalidParameterCombination", message)
+    }
+
     pub fn internal(message: impl Display) -> Ec2Error {
         Ec2Error::new(
             500,

@@ -3,9 +3,7 @@
 //! reusing it answers `AccessPointAlreadyExists` with that access point's
 //! id, as EFS does (whatever the other parameters).
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::ACCESS_POINTS_PER_FILE_SYSTEM;
@@ -13,7 +11,7 @@ use super::call::{Call, Reply, Transition, empty_response, json_response, pagina
 use super::errors::EfsError;
 use super::model::{self, AccessPoint, AccessPointDescription, PosixUser, RootDirectory, Tag};
 use crate::ids;
-use crate::world::{SharedSim, Sim};
+use crate::world::Sim;
 
 const MAX_ID: i64 = 4_294_967_295;
 
@@ -26,11 +24,6 @@ struct CreateAccessPointInput {
     root_directory: Option<RootDirectory>,
     #[serde(default)]
     tags: Vec<Tag>,
-}
-
-pub async fn create(State(sim): State<SharedSim>, call: Call) -> Response {
-    call.serve(&sim, "CreateAccessPoint", create_access_point)
-        .await
 }
 
 fn check_id(what: &str, id: i64) -> Result<(), EfsError> {
@@ -82,7 +75,7 @@ fn check_root_directory(root: Option<RootDirectory>) -> Result<RootDirectory, Ef
     Ok(root)
 }
 
-fn create_access_point(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
+pub fn create_access_point(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     let input: CreateAccessPointInput = call.json()?;
     let token = input.client_token.unwrap_or_default();
     if token.is_empty() || token.chars().count() > 64 {
@@ -157,12 +150,7 @@ struct DescribeAccessPointsOutput {
     next_token: Option<String>,
 }
 
-pub async fn describe(State(sim): State<SharedSim>, call: Call) -> Response {
-    call.serve(&sim, "DescribeAccessPoints", describe_access_points)
-        .await
-}
-
-fn describe_access_points(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
+pub fn describe_access_points(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     let page = call.page_size("MaxResults", 100)?;
     let next_token = call.query_param("NextToken")?;
     let access_point_id = call.query_param("AccessPointId")?;
@@ -209,14 +197,9 @@ fn describe_access_points(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     Ok(Reply::new(json_response(StatusCode::OK, &output)))
 }
 
-pub async fn delete(State(sim): State<SharedSim>, Path(id): Path<String>, call: Call) -> Response {
-    call.serve(&sim, "DeleteAccessPoint", |sim, _| {
-        delete_access_point(sim, model::resource_id(&id))
-    })
-    .await
-}
-
-fn delete_access_point(sim: &Sim, id: &str) -> Result<Reply, EfsError> {
+/// `id` may be the access point's ARN.
+pub fn delete_access_point(sim: &Sim, _: &Call, id: &str) -> Result<Reply, EfsError> {
+    let id = model::resource_id(id);
     let mut world = sim.world();
     let Some(access_point) = world.efs.access_points.get_mut(id) else {
         return Err(EfsError::access_point_not_found(id));

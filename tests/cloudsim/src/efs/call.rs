@@ -3,9 +3,10 @@
 //! action schedules.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -39,6 +40,35 @@ impl<S: Send + Sync> FromRequest<S> for Call {
             body,
         })
     }
+}
+
+/// An action that needs only the request.
+pub type Action = fn(&Sim, &Call) -> Result<Reply, EfsError>;
+
+/// An action on the resource the path's `{id}` names.
+pub type ActionOn = fn(&Sim, &Call, &str) -> Result<Reply, EfsError>;
+
+/// Answer `method` with `run`, served (and counted) as EFS action `name`.
+pub fn action(method: MethodFilter, name: &'static str, run: Action) -> MethodRouter<SharedSim> {
+    on(
+        method,
+        move |State(sim): State<SharedSim>, call: Call| async move { call.serve(&sim, name, run).await },
+    )
+}
+
+/// As [`action`], for a route whose path ends in the resource's `{id}`.
+pub fn action_on(
+    method: MethodFilter,
+    name: &'static str,
+    run: ActionOn,
+) -> MethodRouter<SharedSim> {
+    on(
+        method,
+        move |State(sim): State<SharedSim>, Path(id): Path<String>, call: Call| async move {
+            call.serve(&sim, name, |sim, call| run(sim, call, &id))
+                .await
+        },
+    )
 }
 
 /// What a successful action answers, and what should change later.
@@ -78,43 +108,45 @@ impl Transition {
         let efs = &mut world.efs;
         match self {
             Transition::FileSystemAvailable(id) => {
-                if let Some(fs) = efs
-                    .file_systems
-                    .get_mut(&id)
-                    .filter(|fs| fs.life_cycle_state == "creating")
-                {
-                    fs.life_cycle_state = "available".into();
-                }
+                finish_creating(
+                    efs.file_systems
+                        .get_mut(&id)
+                        .map(|fs| &mut fs.life_cycle_state),
+                );
             }
             Transition::FileSystemGone(id) => {
                 efs.file_systems.remove(&id);
                 efs.access_points.retain(|_, ap| ap.file_system_id != id);
             }
             Transition::MountTargetAvailable(id) => {
-                if let Some(mt) = efs
-                    .mount_targets
-                    .get_mut(&id)
-                    .filter(|mt| mt.life_cycle_state == "creating")
-                {
-                    mt.life_cycle_state = "available".into();
-                }
+                finish_creating(
+                    efs.mount_targets
+                        .get_mut(&id)
+                        .map(|mt| &mut mt.life_cycle_state),
+                );
             }
             Transition::MountTargetGone(id) => {
                 efs.mount_targets.remove(&id);
             }
             Transition::AccessPointAvailable(id) => {
-                if let Some(ap) = efs
-                    .access_points
-                    .get_mut(&id)
-                    .filter(|ap| ap.life_cycle_state == "creating")
-                {
-                    ap.life_cycle_state = "available".into();
-                }
+                finish_creating(
+                    efs.access_points
+                        .get_mut(&id)
+                        .map(|ap| &mut ap.life_cycle_state),
+                );
             }
             Transition::AccessPointGone(id) => {
                 efs.access_points.remove(&id);
             }
         }
+    }
+}
+
+/// `creating` becomes `available`; any other state stays (a resource
+/// deleted meanwhile must not come back to life).
+fn finish_creating(life_cycle_state: Option<&mut String>) {
+    if let Some(state) = life_cycle_state.filter(|s| *s == "creating") {
+        *state = "available".into();
     }
 }
 

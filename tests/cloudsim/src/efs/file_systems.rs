@@ -1,15 +1,13 @@
 //! CreateFileSystem, DescribeFileSystems, DeleteFileSystem.
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::call::{Call, Reply, Transition, empty_response, json_response, paginate};
 use super::errors::EfsError;
 use super::model::{self, FileSystem, FileSystemDescription, Tag};
 use crate::ids;
-use crate::world::{SharedSim, Sim};
+use crate::world::Sim;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -26,12 +24,7 @@ struct CreateFileSystemInput {
     tags: Vec<Tag>,
 }
 
-pub async fn create(State(sim): State<SharedSim>, call: Call) -> Response {
-    call.serve(&sim, "CreateFileSystem", create_file_system)
-        .await
-}
-
-fn create_file_system(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
+pub fn create_file_system(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     let input: CreateFileSystemInput = call.json()?;
     let token = input.creation_token.unwrap_or_default();
     if token.is_empty() || token.chars().count() > 64 {
@@ -145,12 +138,7 @@ struct DescribeFileSystemsOutput {
     next_marker: Option<String>,
 }
 
-pub async fn describe(State(sim): State<SharedSim>, call: Call) -> Response {
-    call.serve(&sim, "DescribeFileSystems", describe_file_systems)
-        .await
-}
-
-fn describe_file_systems(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
+pub fn describe_file_systems(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     let page = call.page_size("MaxItems", 100)?;
     let marker = call.query_param("Marker")?;
     let token = call.query_param("CreationToken")?;
@@ -189,14 +177,9 @@ fn describe_file_systems(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     Ok(Reply::new(json_response(StatusCode::OK, &output)))
 }
 
-pub async fn delete(State(sim): State<SharedSim>, Path(id): Path<String>, call: Call) -> Response {
-    call.serve(&sim, "DeleteFileSystem", |sim, _| {
-        delete_file_system(sim, model::resource_id(&id))
-    })
-    .await
-}
-
-fn delete_file_system(sim: &Sim, id: &str) -> Result<Reply, EfsError> {
+/// `id` may be the file system's ARN.
+pub fn delete_file_system(sim: &Sim, _: &Call, id: &str) -> Result<Reply, EfsError> {
+    let id = model::resource_id(id);
     let mut world = sim.world();
     let efs = &mut world.efs;
     if !efs.file_systems.contains_key(id) {

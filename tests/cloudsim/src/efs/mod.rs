@@ -21,7 +21,7 @@ mod tags;
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::routing::{delete, get};
+use axum::routing::MethodFilter;
 
 pub use errors::EfsError;
 pub use model::{AccessPoint, FileSystem, MountTarget, Tag};
@@ -66,40 +66,91 @@ impl EfsState {
     }
 }
 
+/// Each route with the EFS actions it answers, by method.
 pub fn router() -> Router<SharedSim> {
+    use MethodFilter as M;
+    use call::{action, action_on};
     Router::new()
         .route(
             "/2015-02-01/file-systems",
-            get(file_systems::describe).post(file_systems::create),
+            action(
+                M::GET,
+                "DescribeFileSystems",
+                file_systems::describe_file_systems,
+            )
+            .merge(action(
+                M::POST,
+                "CreateFileSystem",
+                file_systems::create_file_system,
+            )),
         )
         .route(
             "/2015-02-01/file-systems/{id}",
-            delete(file_systems::delete),
+            action_on(
+                M::DELETE,
+                "DeleteFileSystem",
+                file_systems::delete_file_system,
+            ),
         )
         .route(
             "/2015-02-01/mount-targets",
-            get(mount_targets::describe).post(mount_targets::create),
+            action(
+                M::GET,
+                "DescribeMountTargets",
+                mount_targets::describe_mount_targets,
+            )
+            .merge(action(
+                M::POST,
+                "CreateMountTarget",
+                mount_targets::create_mount_target,
+            )),
         )
         .route(
             "/2015-02-01/mount-targets/{id}",
-            delete(mount_targets::delete),
+            action_on(
+                M::DELETE,
+                "DeleteMountTarget",
+                mount_targets::delete_mount_target,
+            ),
         )
         .route(
             "/2015-02-01/mount-targets/{id}/security-groups",
-            get(mount_targets::describe_security_groups).put(mount_targets::modify_security_groups),
+            action_on(
+                M::GET,
+                "DescribeMountTargetSecurityGroups",
+                mount_targets::describe_security_groups,
+            )
+            .merge(action_on(
+                M::PUT,
+                "ModifyMountTargetSecurityGroups",
+                mount_targets::modify_security_groups,
+            )),
         )
         .route(
             "/2015-02-01/access-points",
-            get(access_points::describe).post(access_points::create),
+            action(
+                M::GET,
+                "DescribeAccessPoints",
+                access_points::describe_access_points,
+            )
+            .merge(action(
+                M::POST,
+                "CreateAccessPoint",
+                access_points::create_access_point,
+            )),
         )
         .route(
             "/2015-02-01/access-points/{id}",
-            delete(access_points::delete),
+            action_on(
+                M::DELETE,
+                "DeleteAccessPoint",
+                access_points::delete_access_point,
+            ),
         )
         .route(
             "/2015-02-01/resource-tags/{id}",
-            get(tags::list_tags_for_resource)
-                .post(tags::tag_resource)
-                .delete(tags::untag_resource),
+            action_on(M::GET, "ListTagsForResource", tags::list)
+                .merge(action_on(M::POST, "TagResource", tags::tag))
+                .merge(action_on(M::DELETE, "UntagResource", tags::untag)),
         )
 }

@@ -5,9 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::SECURITY_GROUPS_PER_MOUNT_TARGET;
@@ -15,7 +13,7 @@ use super::call::{Call, Reply, Transition, empty_response, json_response, pagina
 use super::errors::EfsError;
 use super::model::{self, MountTarget, MountTargetDescription};
 use crate::ids;
-use crate::world::{SharedSim, Sim};
+use crate::world::Sim;
 
 /// Mount targets take addresses from here up in their subnet
 /// (`ids::private_ip(zone, n)`), clear of the instances' low addresses.
@@ -34,12 +32,7 @@ struct CreateMountTargetInput {
     security_groups: Option<Vec<String>>,
 }
 
-pub async fn create(State(sim): State<SharedSim>, call: Call) -> Response {
-    call.serve(&sim, "CreateMountTarget", create_mount_target)
-        .await
-}
-
-fn create_mount_target(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
+pub fn create_mount_target(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     let input: CreateMountTargetInput = call.json()?;
     let Some(file_system_id) = input.file_system_id.as_deref().map(model::resource_id) else {
         return Err(EfsError::bad_request("FileSystemId is required."));
@@ -204,12 +197,7 @@ struct DescribeMountTargetsOutput {
     next_marker: Option<String>,
 }
 
-pub async fn describe(State(sim): State<SharedSim>, call: Call) -> Response {
-    call.serve(&sim, "DescribeMountTargets", describe_mount_targets)
-        .await
-}
-
-fn describe_mount_targets(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
+pub fn describe_mount_targets(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     // EFS answers at most 10 mount targets a page.
     let page = call.page_size("MaxItems", 10)?;
     let marker = call.query_param("Marker")?;
@@ -265,14 +253,7 @@ fn describe_mount_targets(sim: &Sim, call: &Call) -> Result<Reply, EfsError> {
     Ok(Reply::new(json_response(StatusCode::OK, &output)))
 }
 
-pub async fn delete(State(sim): State<SharedSim>, Path(id): Path<String>, call: Call) -> Response {
-    call.serve(&sim, "DeleteMountTarget", |sim, _| {
-        delete_mount_target(sim, &id)
-    })
-    .await
-}
-
-fn delete_mount_target(sim: &Sim, id: &str) -> Result<Reply, EfsError> {
+pub fn delete_mount_target(sim: &Sim, _: &Call, id: &str) -> Result<Reply, EfsError> {
     let mut world = sim.world();
     let Some(mount_target) = world.efs.mount_targets.get_mut(id) else {
         return Err(EfsError::mount_target_not_found(id));
@@ -288,56 +269,43 @@ struct SecurityGroups {
     security_groups: Option<Vec<String>>,
 }
 
-pub async fn describe_security_groups(
-    State(sim): State<SharedSim>,
-    Path(id): Path<String>,
-    call: Call,
-) -> Response {
-    call.serve(&sim, "DescribeMountTargetSecurityGroups", |sim, _| {
-        let world = sim.world();
-        let mount_target = world
-            .efs
-            .mount_targets
-            .get(&id)
-            .ok_or_else(|| EfsError::mount_target_not_found(&id))?;
-        let output = SecurityGroups {
-            security_groups: Some(mount_target.security_groups.clone()),
-        };
-        Ok(Reply::new(json_response(StatusCode::OK, &output)))
-    })
-    .await
+pub fn describe_security_groups(sim: &Sim, _: &Call, id: &str) -> Result<Reply, EfsError> {
+    let world = sim.world();
+    let mount_target = world
+        .efs
+        .mount_targets
+        .get(id)
+        .ok_or_else(|| EfsError::mount_target_not_found(id))?;
+    let output = SecurityGroups {
+        security_groups: Some(mount_target.security_groups.clone()),
+    };
+    Ok(Reply::new(json_response(StatusCode::OK, &output)))
 }
 
-pub async fn modify_security_groups(
-    State(sim): State<SharedSim>,
-    Path(id): Path<String>,
-    call: Call,
-) -> Response {
-    call.serve(&sim, "ModifyMountTargetSecurityGroups", |sim, call| {
-        let input: SecurityGroups = call.json()?;
-        let groups = check_security_groups(input.security_groups)?.unwrap_or_default();
-        let mut world = sim.world();
-        let mount_target = world
-            .efs
-            .mount_targets
-            .get_mut(&id)
-            .ok_or_else(|| EfsError::mount_target_not_found(&id))?;
-        if mount_target.life_cycle_state != "available" {
-            return Err(EfsError::new(
-                409,
-                "IncorrectMountTargetState",
-                format!(
-                    "Mount target '{id}' is in state '{}'; it must be 'available'.",
-                    mount_target.life_cycle_state
-                ),
-            ));
-        }
-        mount_target.security_groups = if groups.is_empty() {
-            vec![model::default_security_group(&sim.config.region)]
-        } else {
-            groups
-        };
-        Ok(Reply::new(empty_response(StatusCode::NO_CONTENT)))
-    })
-    .await
+/// Replace the groups; none given means the VPC's default group.
+pub fn modify_security_groups(sim: &Sim, call: &Call, id: &str) -> Result<Reply, EfsError> {
+    let input: SecurityGroups = call.json()?;
+    let groups = check_security_groups(input.security_groups)?.unwrap_or_default();
+    let mut world = sim.world();
+    let mount_target = world
+        .efs
+        .mount_targets
+        .get_mut(id)
+        .ok_or_else(|| EfsError::mount_target_not_found(id))?;
+    if mount_target.life_cycle_state != "available" {
+        return Err(EfsError::new(
+            409,
+            "IncorrectMountTargetState",
+            format!(
+                "Mount target '{id}' is in state '{}'; it must be 'available'.",
+                mount_target.life_cycle_state
+            ),
+        ));
+    }
+    mount_target.security_groups = if groups.is_empty() {
+        vec![model::default_security_group(&sim.config.region)]
+    } else {
+        groups
+    };
+    Ok(Reply::new(empty_response(StatusCode::NO_CONTENT)))
 }

@@ -1,16 +1,14 @@
 //! TagResource, UntagResource, ListTagsForResource, for file systems and
 //! access points (by id or ARN).
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::EfsState;
 use super::call::{Call, Reply, json_response, paginate};
 use super::errors::EfsError;
 use super::model::{self, Tag};
-use crate::world::{SharedSim, Sim};
+use crate::world::Sim;
 
 /// The tags of a file system or access point.
 fn tags_of<'a>(efs: &'a mut EfsState, resource: &str) -> Result<&'a mut Vec<Tag>, EfsError> {
@@ -32,22 +30,18 @@ fn tags_of<'a>(efs: &'a mut EfsState, resource: &str) -> Result<&'a mut Vec<Tag>
     }
 }
 
+/// EFS answers a tag change with an empty JSON object.
+fn tags_changed() -> Reply {
+    Reply::new(json_response(StatusCode::OK, &serde_json::json!({})))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TagResourceInput {
     tags: Option<Vec<Tag>>,
 }
 
-pub async fn tag_resource(
-    State(sim): State<SharedSim>,
-    Path(id): Path<String>,
-    call: Call,
-) -> Response {
-    call.serve(&sim, "TagResource", |sim, call| tag(sim, call, &id))
-        .await
-}
-
-fn tag(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
+pub fn tag(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
     let input: TagResourceInput = call.json()?;
     let new = input
         .tags
@@ -60,22 +54,10 @@ fn tag(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
     model::merge_tags(&mut merged, new);
     model::check_tags(&merged)?;
     *tags = merged;
-    Ok(Reply::new(json_response(
-        StatusCode::OK,
-        &serde_json::json!({}),
-    )))
+    Ok(tags_changed())
 }
 
-pub async fn untag_resource(
-    State(sim): State<SharedSim>,
-    Path(id): Path<String>,
-    call: Call,
-) -> Response {
-    call.serve(&sim, "UntagResource", |sim, call| untag(sim, call, &id))
-        .await
-}
-
-fn untag(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
+pub fn untag(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
     let keys: Vec<String> = call
         .query()?
         .into_iter()
@@ -88,10 +70,7 @@ fn untag(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
     let mut world = sim.world();
     let tags = tags_of(&mut world.efs, resource)?;
     tags.retain(|t| !keys.contains(&t.key));
-    Ok(Reply::new(json_response(
-        StatusCode::OK,
-        &serde_json::json!({}),
-    )))
+    Ok(tags_changed())
 }
 
 #[derive(Serialize)]
@@ -102,18 +81,7 @@ struct ListTagsForResourceOutput {
     next_token: Option<String>,
 }
 
-pub async fn list_tags_for_resource(
-    State(sim): State<SharedSim>,
-    Path(id): Path<String>,
-    call: Call,
-) -> Response {
-    call.serve(&sim, "ListTagsForResource", |sim, call| {
-        list(sim, call, &id)
-    })
-    .await
-}
-
-fn list(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
+pub fn list(sim: &Sim, call: &Call, resource: &str) -> Result<Reply, EfsError> {
     let page = call.page_size("MaxResults", 100)?;
     let next_token = call.query_param("NextToken")?;
     let mut world = sim.world();

@@ -10,11 +10,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::filter::Filter;
 use super::operations::{self, Spec, disk_busy};
 use super::{
-    Call, DiskKey, GceError, GceResult, Reference, begin, check_name, check_zone, int64_field,
-    label_fingerprint, labels_field, paginate, parse_body, prepare, put, reply, string_field,
+    Call, DiskKey, GceError, GceResult, Reference, begin, check_name, int64_field,
+    label_fingerprint, labels_field, list_response, paginate, parse_body, parse_filter, prepare,
+    put, reply, string_field, zonal_world,
 };
 use crate::world::{SharedSim, Sim, World};
 
@@ -258,9 +258,7 @@ pub async fn insert(
             let body = parse_body(&body, DISK_FIELDS, "resource")?;
             let request = InsertRequest::parse(&call, &body)?;
             let (op, delays) = {
-                let mut world = sim.world();
-                prepare(&sim, &mut world);
-                check_zone(&world, &zone)?;
+                let mut world = zonal_world(&sim, &zone)?;
                 if let Some(op) = call.replayed(&world) {
                     return Ok(op);
                 }
@@ -269,13 +267,7 @@ pub async fn insert(
                 let op = operations::start(
                     &call,
                     &mut world,
-                    Spec {
-                        zone: Some(&zone),
-                        operation_type: "insert",
-                        target: call.disk_path(&zone, &disk.name),
-                        target_id: disk.id,
-                        locks: Some(key.clone()),
-                    },
+                    Spec::changing_disk(&call, &key, "insert", disk.id),
                 );
                 world.gce.disks.insert(key.clone(), disk);
                 (
@@ -308,8 +300,7 @@ pub async fn insert(
                     }
                 },
             );
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+            operations::answer(&sim, &call, &op)
         }
         .await,
     )
@@ -476,13 +467,7 @@ impl InsertRequest {
                 ),
             ));
         }
-        if size_gb > MAX_GB {
-            return Err(GceError::invalid_field(
-                "resource.sizeGb",
-                &size_gb.to_string(),
-                &format!("Disk size cannot be larger than {MAX_GB} GB."),
-            ));
-        }
+        check_max_size("resource.sizeGb", size_gb)?;
         match (self.disk_type.as_str(), self.provisioned_iops) {
             ("pd-extreme", None) => return Err(GceError::required("resource.provisionedIops")),
             ("pd-extreme", Some(iops)) if !(EXTREME_IOPS.0..=EXTREME_IOPS.1).contains(&iops) => {
@@ -535,9 +520,7 @@ pub async fn get(
     reply(
         async {
             let call = begin(&sim, &headers, &project, "disks.get", &query).await?;
-            let mut world = sim.world();
-            prepare(&sim, &mut world);
-            check_zone(&world, &zone)?;
+            let world = zonal_world(&sim, &zone)?;
             let disk = find(&call, &world, &zone, &name)?;
             Ok(render(&call, &world, disk))
         }
@@ -554,10 +537,8 @@ pub async fn list(
     reply(
         async {
             let call = begin(&sim, &headers, &project, "disks.list", &query).await?;
-            let filter = parse_filter(&query)?;
-            let mut world = sim.world();
-            prepare(&sim, &mut world);
-            check_zone(&world, &zone)?;
+            let filter = parse_filter(&query, FILTER_FIELDS)?;
+            let world = zonal_world(&sim, &zone)?;
             let matching: Vec<(String, Value)> = world
                 .gce
                 .disks
@@ -572,15 +553,7 @@ pub async fn list(
                 .collect();
             let (items, next) = paginate(matching, &query)?;
             let path = format!("{}/disks", call.zone_path(&zone));
-            let mut value =
-                json!({"kind": "compute#diskList", "id": path, "selfLink": call.link(&path)});
-            put(
-                &mut value,
-                "items",
-                (!items.is_empty()).then(|| json!(items)),
-            );
-            put(&mut value, "nextPageToken", next.map(|t| json!(t)));
-            Ok(value)
+            Ok(list_response(&call, "compute#diskList", &path, items, next))
         }
         .await,
     )
@@ -596,7 +569,7 @@ pub async fn aggregated_list(
     reply(
         async {
             let call = begin(&sim, &headers, &project, "disks.aggregatedList", &query).await?;
-            let filter = parse_filter(&query)?;
+            let filter = parse_filter(&query, FILTER_FIELDS)?;
             let mut world = sim.world();
             prepare(&sim, &mut world);
             let matching: Vec<(String, (String, Value))> = world
@@ -637,13 +610,6 @@ pub async fn aggregated_list(
     )
 }
 
-fn parse_filter(query: &HashMap<String, String>) -> GceResult<Option<Filter>> {
-    match query.get("filter") {
-        Some(raw) => Filter::parse(raw, FILTER_FIELDS),
-        None => Ok(None),
-    }
-}
-
 pub async fn delete(
     State(sim): State<SharedSim>,
     Path((project, zone, name)): Path<(String, String, String)>,
@@ -654,9 +620,7 @@ pub async fn delete(
         async {
             let call = begin(&sim, &headers, &project, "disks.delete", &query).await?;
             let op = {
-                let mut world = sim.world();
-                prepare(&sim, &mut world);
-                check_zone(&world, &zone)?;
+                let mut world = zonal_world(&sim, &zone)?;
                 if let Some(op) = call.replayed(&world) {
                     return Ok(op);
                 }
@@ -674,38 +638,25 @@ pub async fn delete(
                 operations::start(
                     &call,
                     &mut world,
-                    Spec {
-                        zone: Some(&zone),
-                        operation_type: "delete",
-                        target: call.disk_path(&zone, &name),
-                        target_id: id,
-                        locks: Some(key),
-                    },
+                    Spec::changing_disk(&call, &key, "delete", id),
                 )
             };
             let (disk_path, key) = (call.disk_path(&zone, &name), (zone.clone(), name.clone()));
             let user_path = call.instance_path(&zone, "");
-            operations::finish_after(
-                &sim,
-                op.clone(),
-                sim.config.delays.gce_operation,
-                move |sim, world| {
-                    if let Some(user) = users(world, &key).first() {
-                        if let Some(disk) = world.gce.disks.get_mut(&key) {
-                            disk.status = "READY";
-                        }
-                        return Err(GceError::in_use(&disk_path, &format!("{user_path}{user}")));
+            operations::finish_and_answer(&sim, &call, op, move |sim, world| {
+                if let Some(user) = users(world, &key).first() {
+                    if let Some(disk) = world.gce.disks.get_mut(&key) {
+                        disk.status = "READY";
                     }
-                    if let Some(disk) = world.gce.disks.remove(&key) {
-                        sim.hypervisor.remove(&disk.backing()).map_err(|e| {
-                            GceError::internal(format!("Removing the disk's storage failed: {e}"))
-                        })?;
-                    }
-                    Ok(())
-                },
-            );
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+                    return Err(GceError::in_use(&disk_path, &format!("{user_path}{user}")));
+                }
+                if let Some(disk) = world.gce.disks.remove(&key) {
+                    sim.hypervisor.remove(&disk.backing()).map_err(|e| {
+                        GceError::internal(format!("Removing the disk's storage failed: {e}"))
+                    })?;
+                }
+                Ok(())
+            })
         }
         .await,
     )
@@ -725,9 +676,7 @@ pub async fn set_labels(
             let labels = labels_field(&body, "labels", "resource.labels")?;
             let fingerprint = string_field(&body, "labelFingerprint", "resource.labelFingerprint")?;
             let op = {
-                let mut world = sim.world();
-                prepare(&sim, &mut world);
-                check_zone(&world, &zone)?;
+                let mut world = zonal_world(&sim, &zone)?;
                 if let Some(op) = call.replayed(&world) {
                     return Ok(op);
                 }
@@ -736,43 +685,46 @@ pub async fn set_labels(
                 if fingerprint.as_deref() != Some(current.as_str()) {
                     return Err(fingerprint_mismatch());
                 }
-                let id = disk.id;
+                let (id, key) = (disk.id, disk.key());
                 operations::start(
                     &call,
                     &mut world,
                     Spec {
-                        zone: Some(&zone),
-                        operation_type: "setLabels",
-                        target: call.disk_path(&zone, &name),
-                        target_id: id,
+                        // Labels do not hold the disk: it stays usable meanwhile.
                         locks: None,
+                        ..Spec::changing_disk(&call, &key, "setLabels", id)
                     },
                 )
             };
             let (disk_path, key) = (call.disk_path(&zone, &name), (zone.clone(), name.clone()));
-            operations::finish_after(
-                &sim,
-                op.clone(),
-                sim.config.delays.gce_operation,
-                move |_, world| {
-                    let disk = world
-                        .gce
-                        .disks
-                        .get_mut(&key)
-                        .ok_or_else(|| GceError::not_found(&disk_path))?;
-                    // Another setLabels may have won meanwhile.
-                    if fingerprint.as_deref() != Some(label_fingerprint(&disk.labels).as_str()) {
-                        return Err(fingerprint_mismatch());
-                    }
-                    disk.labels = labels;
-                    Ok(())
-                },
-            );
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+            operations::finish_and_answer(&sim, &call, op, move |_, world| {
+                let disk = world
+                    .gce
+                    .disks
+                    .get_mut(&key)
+                    .ok_or_else(|| GceError::not_found(&disk_path))?;
+                // Another setLabels may have won meanwhile.
+                if fingerprint.as_deref() != Some(label_fingerprint(&disk.labels).as_str()) {
+                    return Err(fingerprint_mismatch());
+                }
+                disk.labels = labels;
+                Ok(())
+            })
         }
         .await,
     )
+}
+
+/// 400 for a size above the largest disk; `field` names it as the call did.
+fn check_max_size(field: &str, size_gb: u64) -> GceResult<()> {
+    if size_gb > MAX_GB {
+        return Err(GceError::invalid_field(
+            field,
+            &size_gb.to_string(),
+            &format!("Disk size cannot be larger than {MAX_GB} GB."),
+        ));
+    }
+    Ok(())
 }
 
 fn fingerprint_mismatch() -> GceError {
@@ -793,9 +745,7 @@ pub async fn resize(
             let size_gb = int64_field(&body, "sizeGb", "resource.size_gb")?
                 .ok_or_else(|| GceError::required("resource.sizeGb"))?;
             let op = {
-                let mut world = sim.world();
-                prepare(&sim, &mut world);
-                check_zone(&world, &zone)?;
+                let mut world = zonal_world(&sim, &zone)?;
                 if let Some(op) = call.replayed(&world) {
                     return Ok(op);
                 }
@@ -811,37 +761,23 @@ pub async fn resize(
                         ),
                     ));
                 }
-                if size_gb > MAX_GB {
-                    return Err(GceError::invalid_field(
-                        "sizeGb",
-                        &size_gb.to_string(),
-                        &format!("Disk size cannot be larger than {MAX_GB} GB."),
-                    ));
-                }
+                check_max_size("sizeGb", size_gb)?;
                 let (id, key) = (disk.id, disk.key());
                 operations::start(
                     &call,
                     &mut world,
-                    Spec {
-                        zone: Some(&zone),
-                        operation_type: "resize",
-                        target: call.disk_path(&zone, &name),
-                        target_id: id,
-                        locks: Some(key),
-                    },
+                    Spec::changing_disk(&call, &key, "resize", id),
                 )
             };
             let (disk_path, key) = (call.disk_path(&zone, &name), (zone.clone(), name.clone()));
-            operations::finish_after(&sim, op.clone(), sim.config.delays.gce_operation, move |sim, world| {
+            operations::finish_and_answer(&sim, &call, op, move |sim, world| {
                 let disk = world.gce.disks.get_mut(&key).ok_or_else(|| GceError::not_found(&disk_path))?;
                 sim.hypervisor
                     .grow(&disk.backing(), size_gb << 30)
                     .map_err(|e| GceError::internal(format!("Growing the disk's storage failed: {e}")))?;
                 disk.size_gb = disk.size_gb.max(size_gb);
                 Ok(())
-            });
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+            })
         }
         .await,
     )

@@ -14,11 +14,10 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::disks::{self, check_ready, find};
-use super::filter::Filter;
 use super::operations::{self, Spec};
 use super::{
-    Call, DiskKey, GceError, GceResult, Reference, begin, bool_field, check_zone, paginate,
-    parse_body, prepare, put, query_bool, reply, string_field,
+    Call, DiskKey, GceError, GceResult, Reference, begin, bool_field, check_zone, list_response,
+    paginate, parse_body, parse_filter, put, query_bool, reply, string_field, zonal_world,
 };
 use crate::config::Provider;
 use crate::hypervisor::gce_links;
@@ -117,9 +116,7 @@ pub async fn get(
     reply(
         async {
             let call = begin(&sim, &headers, &project, "instances.get", &query).await?;
-            let mut world = sim.world();
-            prepare(&sim, &mut world);
-            check_zone(&world, &zone)?;
+            let world = zonal_world(&sim, &zone)?;
             let instance = find_instance(&call, &world, &zone, &name)?;
             Ok(render(&call, &world, &instance))
         }
@@ -136,13 +133,8 @@ pub async fn list(
     reply(
         async {
             let call = begin(&sim, &headers, &project, "instances.list", &query).await?;
-            let filter = match query.get("filter") {
-                Some(raw) => Filter::parse(raw, &["name", "id", "status", "labels"])?,
-                None => None,
-            };
-            let mut world = sim.world();
-            prepare(&sim, &mut world);
-            check_zone(&world, &zone)?;
+            let filter = parse_filter(&query, &["name", "id", "status", "labels"])?;
+            let world = zonal_world(&sim, &zone)?;
             let matching: Vec<(String, Value)> = world
                 .instances
                 .values()
@@ -163,15 +155,13 @@ pub async fn list(
                 .collect();
             let (items, next) = paginate(matching, &query)?;
             let path = format!("{}/instances", call.zone_path(&zone));
-            let mut value =
-                json!({"kind": "compute#instanceList", "id": path, "selfLink": call.link(&path)});
-            put(
-                &mut value,
-                "items",
-                (!items.is_empty()).then(|| json!(items)),
-            );
-            put(&mut value, "nextPageToken", next.map(|t| json!(t)));
-            Ok(value)
+            Ok(list_response(
+                &call,
+                "compute#instanceList",
+                &path,
+                items,
+                next,
+            ))
         }
         .await,
     )
@@ -309,9 +299,7 @@ pub async fn attach_disk(
                 force,
             };
             let (op, stuck) = {
-                let mut world = sim.world();
-                prepare(&sim, &mut world);
-                check_zone(&world, &zone)?;
+                let mut world = zonal_world(&sim, &zone)?;
                 if let Some(op) = call.replayed(&world) {
                     return Ok(op);
                 }
@@ -359,8 +347,7 @@ pub async fn attach_disk(
                     move |sim, world| complete_attach(&done_call, sim, world, &request, &name),
                 );
             }
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+            operations::answer(&sim, &call, &op)
         }
         .await,
     )
@@ -535,9 +522,7 @@ pub async fn detach_disk(
                 .cloned()
                 .ok_or_else(|| GceError::required("deviceName"))?;
             let op = {
-                let mut world = sim.world();
-                prepare(&sim, &mut world);
-                check_zone(&world, &zone)?;
+                let mut world = zonal_world(&sim, &zone)?;
                 if let Some(op) = call.replayed(&world) {
                     return Ok(op);
                 }
@@ -566,17 +551,10 @@ pub async fn detach_disk(
                     },
                 )
             };
-            operations::finish_after(
-                &sim,
-                op.clone(),
-                sim.config.delays.gce_operation,
-                move |sim, world| {
-                    attachment(world, &name, &device_name)?;
-                    remove_attachment(sim, world, &name, &device_name)
-                },
-            );
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+            operations::finish_and_answer(&sim, &call, op, move |sim, world| {
+                attachment(world, &name, &device_name)?;
+                remove_attachment(sim, world, &name, &device_name)
+            })
         }
         .await,
     )

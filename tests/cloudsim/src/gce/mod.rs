@@ -65,7 +65,7 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 pub use errors::{GceError, GceResult};
 
@@ -143,18 +143,15 @@ pub fn router() -> Router<SharedSim> {
             &zone("instances/{instance}/detachDisk"),
             post(instances::detach_disk),
         )
-        .route(&zone("operations/{operation}"), get(operations::zone_get))
-        .route(
-            &zone("operations/{operation}/wait"),
-            post(operations::zone_wait),
-        )
+        .route(&zone("operations/{operation}"), get(operations::get))
+        .route(&zone("operations/{operation}/wait"), post(operations::wait))
         .route(
             &format!("{P}/global/operations/{{operation}}"),
-            get(operations::global_get),
+            get(operations::get),
         )
         .route(
             &format!("{P}/global/operations/{{operation}}/wait"),
-            post(operations::global_wait),
+            post(operations::wait),
         )
         .route(
             &format!("{P}/global/snapshots"),
@@ -648,6 +645,47 @@ pub fn paginate<T>(
     let next = (rest.len() > max).then(|| hex::encode(rest[max - 1].0.as_bytes()));
     rest.truncate(max);
     Ok((rest.into_iter().map(|(_, item)| item).collect(), next))
+}
+
+/// A list call's answer: `kind`, the collection's `path` as id and link,
+/// the page's `items` (left out when empty, as GCE does) and `nextPageToken`.
+pub fn list_response(
+    call: &Call,
+    kind: &str,
+    path: &str,
+    items: Vec<Value>,
+    next: Option<String>,
+) -> Value {
+    let mut value = json!({"kind": kind, "id": path, "selfLink": call.link(path)});
+    put(
+        &mut value,
+        "items",
+        (!items.is_empty()).then(|| json!(items)),
+    );
+    put(&mut value, "nextPageToken", next.map(|t| json!(t)));
+    value
+}
+
+/// The list call's `filter=`, checked against the resource's `fields`.
+pub fn parse_filter(
+    query: &HashMap<String, String>,
+    fields: &[&str],
+) -> GceResult<Option<filter::Filter>> {
+    match query.get("filter") {
+        Some(raw) => filter::Filter::parse(raw, fields),
+        None => Ok(None),
+    }
+}
+
+/// The world, locked, for a call in `zone`: boot disks made, the zone checked.
+pub fn zonal_world<'s>(
+    sim: &'s SharedSim,
+    zone: &str,
+) -> GceResult<std::sync::MutexGuard<'s, World>> {
+    let mut world = sim.world();
+    prepare(sim, &mut world);
+    check_zone(&world, zone)?;
+    Ok(world)
 }
 
 /// Insert `value` under `key` unless it is `None`.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Call, DiskKey, GceError, GceResult, begin, check_zone, put, reply};
@@ -48,6 +49,26 @@ pub struct Spec<'a> {
     pub target: String,
     pub target_id: u64,
     pub locks: Option<DiskKey>,
+}
+
+impl<'a> Spec<'a> {
+    /// A zonal operation on the disk `key`, which it holds (busy for other
+    /// changes) until DONE.
+    pub fn changing_disk(
+        call: &Call,
+        key: &'a DiskKey,
+        operation_type: &'a str,
+        target_id: u64,
+    ) -> Spec<'a> {
+        let (zone, name) = key;
+        Spec {
+            zone: Some(zone),
+            operation_type,
+            target: call.disk_path(zone, name),
+            target_id,
+            locks: Some(key.clone()),
+        }
+    }
 }
 
 /// Record a RUNNING operation; returns its name.
@@ -173,107 +194,74 @@ pub fn render(call: &Call, op: &Operation) -> Value {
     value
 }
 
+/// Apply `change` after `delays.gce_operation`, as most mutating calls
+/// do, and answer with the operation.
+pub fn finish_and_answer(
+    sim: &SharedSim,
+    call: &Call,
+    name: String,
+    change: impl FnOnce(&Sim, &mut World) -> GceResult<()> + Send + 'static,
+) -> GceResult<Value> {
+    finish_after(sim, name.clone(), sim.config.delays.gce_operation, change);
+    answer(sim, call, &name)
+}
+
+/// A mutating call's answer: the operation it started, as it is now
+/// (with no delay it may be DONE already).
+pub fn answer(sim: &Sim, call: &Call, name: &str) -> GceResult<Value> {
+    let world = sim.world();
+    Ok(render(call, &world.gce.operations[name]))
+}
+
 type QueryMap = Query<HashMap<String, String>>;
 
-pub async fn zone_get(
+/// `…/zones/{zone}/operations/{operation}` or
+/// `…/global/operations/{operation}`: the global routes have no `zone`.
+#[derive(Debug, Deserialize)]
+pub struct OperationPath {
+    project: String,
+    zone: Option<String>,
+    operation: String,
+}
+
+/// `zoneOperations.get` and `globalOperations.get`.
+pub async fn get(
     State(sim): State<SharedSim>,
-    Path((project, zone, name)): Path<(String, String, String)>,
+    Path(path): Path<OperationPath>,
     Query(query): QueryMap,
     headers: HeaderMap,
 ) -> Response {
-    reply(
-        fetch(
-            &sim,
-            &headers,
-            &project,
-            Some(zone),
-            &name,
-            &query,
-            "zoneOperations.get",
-            false,
-        )
-        .await,
-    )
+    reply(fetch(&sim, &headers, &path, &query, false).await)
 }
 
-pub async fn zone_wait(
+/// `zoneOperations.wait` and `globalOperations.wait`.
+pub async fn wait(
     State(sim): State<SharedSim>,
-    Path((project, zone, name)): Path<(String, String, String)>,
+    Path(path): Path<OperationPath>,
     Query(query): QueryMap,
     headers: HeaderMap,
 ) -> Response {
-    reply(
-        fetch(
-            &sim,
-            &headers,
-            &project,
-            Some(zone),
-            &name,
-            &query,
-            "zoneOperations.wait",
-            true,
-        )
-        .await,
-    )
+    reply(fetch(&sim, &headers, &path, &query, true).await)
 }
 
-pub async fn global_get(
-    State(sim): State<SharedSim>,
-    Path((project, name)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-) -> Response {
-    reply(
-        fetch(
-            &sim,
-            &headers,
-            &project,
-            None,
-            &name,
-            &query,
-            "globalOperations.get",
-            false,
-        )
-        .await,
-    )
-}
-
-pub async fn global_wait(
-    State(sim): State<SharedSim>,
-    Path((project, name)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-) -> Response {
-    reply(
-        fetch(
-            &sim,
-            &headers,
-            &project,
-            None,
-            &name,
-            &query,
-            "globalOperations.wait",
-            true,
-        )
-        .await,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
+/// The operation, at once or (`wait`) once DONE or `wait_limit` has passed.
 async fn fetch(
     sim: &SharedSim,
     headers: &HeaderMap,
-    project: &str,
-    zone: Option<String>,
-    name: &str,
+    path: &OperationPath,
     query: &HashMap<String, String>,
-    method: &str,
     wait: bool,
 ) -> GceResult<Value> {
-    let call = begin(sim, headers, project, method, query).await?;
+    let collection = match path.zone {
+        Some(_) => "zoneOperations",
+        None => "globalOperations",
+    };
+    let method = format!("{collection}.{}", if wait { "wait" } else { "get" });
+    let call = begin(sim, headers, &path.project, &method, query).await?;
+    let zone = path.zone.as_deref();
     let (deadline, done) = {
         let world = sim.world();
-        if let Some(zone) = &zone {
+        if let Some(zone) = zone {
             check_zone(&world, zone)?;
         }
         let limit = if wait {
@@ -287,7 +275,7 @@ async fn fetch(
         let notified = done.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let op = lookup(&call, &sim.world(), zone.as_deref(), name)?;
+        let op = lookup(&call, &sim.world(), zone, &path.operation)?;
         if op.status == Status::Done || tokio::time::Instant::now() >= deadline {
             return Ok(render(&call, &op));
         }

@@ -13,11 +13,10 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::disks::find;
-use super::filter::Filter;
 use super::operations::{self, Spec};
 use super::{
-    Call, GceError, GceResult, Reference, begin, check_name, check_zone, label_fingerprint,
-    labels_field, paginate, parse_body, prepare, put, reply, string_field,
+    Call, GceError, GceResult, Reference, begin, check_name, label_fingerprint, labels_field,
+    list_response, paginate, parse_body, parse_filter, put, reply, string_field, zonal_world,
 };
 use crate::world::{SharedSim, Sim, World};
 
@@ -86,6 +85,16 @@ fn render(call: &Call, snapshot: &Snapshot) -> Value {
 }
 
 type QueryMap = Query<HashMap<String, String>>;
+
+const FILTER_FIELDS: &[&str] = &[
+    "name",
+    "id",
+    "status",
+    "diskSizeGb",
+    "sourceDisk",
+    "description",
+    "labels",
+];
 
 const SNAPSHOT_FIELDS: &[&str] = &[
     "kind",
@@ -185,9 +194,7 @@ async fn take(
     let labels = labels_field(body, "labels", "resource.labels")?;
     let description = string_field(body, "description", "resource.description")?;
     let op = {
-        let mut world = sim.world();
-        prepare(sim, &mut world);
-        check_zone(&world, zone)?;
+        let mut world = zonal_world(sim, zone)?;
         if let Some(op) = call.replayed(&world) {
             return Ok(op);
         }
@@ -248,8 +255,7 @@ async fn take(
             Ok(())
         },
     );
-    let world = sim.world();
-    Ok(operations::render(call, &world.gce.operations[&op]))
+    operations::answer(sim, call, &op)
 }
 
 fn make_ready(world: &mut World, name: &str) {
@@ -293,21 +299,7 @@ pub async fn list(
     reply(
         async {
             let call = begin(&sim, &headers, &project, "snapshots.list", &query).await?;
-            let filter = match query.get("filter") {
-                Some(raw) => Filter::parse(
-                    raw,
-                    &[
-                        "name",
-                        "id",
-                        "status",
-                        "diskSizeGb",
-                        "sourceDisk",
-                        "description",
-                        "labels",
-                    ],
-                )?,
-                None => None,
-            };
+            let filter = parse_filter(&query, FILTER_FIELDS)?;
             let world = sim.world();
             let matching: Vec<(String, Value)> = world
                 .gce
@@ -322,15 +314,13 @@ pub async fn list(
                 .collect();
             let (items, next) = paginate(matching, &query)?;
             let path = format!("projects/{}/global/snapshots", call.project);
-            let mut value =
-                json!({"kind": "compute#snapshotList", "id": path, "selfLink": call.link(&path)});
-            put(
-                &mut value,
-                "items",
-                (!items.is_empty()).then(|| json!(items)),
-            );
-            put(&mut value, "nextPageToken", next.map(|t| json!(t)));
-            Ok(value)
+            Ok(list_response(
+                &call,
+                "compute#snapshotList",
+                &path,
+                items,
+                next,
+            ))
         }
         .await,
     )
@@ -372,25 +362,16 @@ pub async fn delete(
                     },
                 )
             };
-            operations::finish_after(
-                &sim,
-                op.clone(),
-                sim.config.delays.gce_operation,
-                move |sim, world| {
-                    if let Some(snapshot) = world.gce.snapshots.remove(&name) {
-                        sim.hypervisor
-                            .remove_snapshot(&snapshot.backing())
-                            .map_err(|e| {
-                                GceError::internal(format!(
-                                    "Removing the snapshot's data failed: {e}"
-                                ))
-                            })?;
-                    }
-                    Ok(())
-                },
-            );
-            let world = sim.world();
-            Ok(operations::render(&call, &world.gce.operations[&op]))
+            operations::finish_and_answer(&sim, &call, op, move |sim, world| {
+                if let Some(snapshot) = world.gce.snapshots.remove(&name) {
+                    sim.hypervisor
+                        .remove_snapshot(&snapshot.backing())
+                        .map_err(|e| {
+                            GceError::internal(format!("Removing the snapshot's data failed: {e}"))
+                        })?;
+                }
+                Ok(())
+            })
         }
         .await,
     )

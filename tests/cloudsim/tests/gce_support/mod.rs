@@ -23,6 +23,13 @@ pub fn with_gce_a2(config: &mut SimConfig) {
     });
 }
 
+/// A simulator as `support::sim` makes it, and a client with gce-a's token.
+pub async fn start(adjust: impl FnOnce(&mut SimConfig)) -> (tempfile::TempDir, Running, Gce) {
+    let (dir, running) = crate::support::sim(adjust).await;
+    let gce = Gce::new(&running).await;
+    (dir, running, gce)
+}
+
 /// A token from `instance`'s GCE metadata server, as a host would get it.
 pub async fn metadata_token(running: &Running, instance: &str) -> String {
     let url = format!(
@@ -147,17 +154,34 @@ impl Gce {
         self.send(self.http.delete(self.url(path))).await
     }
 
-    /// `operations/{op}/wait` until DONE (zonal or global, from the operation).
-    pub async fn wait(&self, op: &Value) -> Value {
+    /// GET `path` and assert it fails with `status` and `reason`.
+    pub async fn assert_get_error(&self, path: &str, status: u16, reason: &str) {
+        self.get(path).await.assert_error(status, reason);
+    }
+
+    /// POST `body` to `path` and assert it fails with `status` and `reason`.
+    pub async fn assert_post_error(&self, path: &str, body: Value, status: u16, reason: &str) {
+        self.post(path, body).await.assert_error(status, reason);
+    }
+
+    /// The operation's own path (`zones/z/operations/op` or
+    /// `global/operations/op`), from its `zone` and `name`.
+    pub fn operation_path(op: &Value) -> String {
         assert_eq!(op["kind"], "compute#operation", "{op:#}");
         let name = op["name"].as_str().unwrap();
-        let path = match op["zone"].as_str() {
+        match op["zone"].as_str() {
             Some(zone) => format!(
-                "zones/{}/operations/{name}/wait",
+                "zones/{}/operations/{name}",
                 zone.rsplit('/').next().unwrap()
             ),
-            None => format!("global/operations/{name}/wait"),
-        };
+            None => format!("global/operations/{name}"),
+        }
+    }
+
+    /// `operations/{op}/wait` until DONE (zonal or global, from the operation).
+    pub async fn wait(&self, op: &Value) -> Value {
+        let name = op["name"].as_str().unwrap();
+        let path = format!("{}/wait", Gce::operation_path(op));
         for _ in 0..2 {
             let op = self.post(&path, Value::Null).await.ok();
             if op["status"] == "DONE" {
@@ -185,6 +209,28 @@ impl Gce {
         disk
     }
 
+    /// Start inserting a disk; the answer is its operation (or an error).
+    pub async fn post_disk(&self, zone: &str, body: Value) -> Answer {
+        self.post(&format!("zones/{zone}/disks"), body).await
+    }
+
+    /// Snapshot `zone`/`disk` as `name` (global insert) and wait for it.
+    pub async fn snapshot(&self, name: &str, zone: &str, disk: &str) -> Value {
+        let body = json!({"name": name, "sourceDisk": Gce::disk_source(zone, disk)});
+        self.done(self.post("global/snapshots", body).await).await
+    }
+
+    /// While an operation changes the disk, attaching or deleting it
+    /// answers resourceNotReady.
+    pub async fn assert_disk_busy(&self, zone: &str, disk: &str) {
+        self.attach(zone, "gce-a", Gce::source(zone, disk), false)
+            .await
+            .assert_error(400, "resourceNotReady");
+        self.delete(&format!("zones/{zone}/disks/{disk}"))
+            .await
+            .assert_error(400, "resourceNotReady");
+    }
+
     pub async fn disk(&self, zone: &str, name: &str) -> Value {
         self.get(&format!("zones/{zone}/disks/{name}")).await.ok()
     }
@@ -197,6 +243,11 @@ impl Gce {
 
     pub fn disk_source(zone: &str, disk: &str) -> String {
         format!("projects/{PROJECT}/zones/{zone}/disks/{disk}")
+    }
+
+    /// An attachDisk body naming only the disk.
+    pub fn source(zone: &str, disk: &str) -> Value {
+        json!({"source": Gce::disk_source(zone, disk)})
     }
 
     pub async fn attach(&self, zone: &str, instance: &str, body: Value, force: bool) -> Answer {
@@ -240,6 +291,14 @@ impl Gce {
             })
             .unwrap_or_default()
     }
+}
+
+/// The hypervisor's backing file of a disk, as `disks.get` showed it.
+pub fn backing_file(running: &Running, disk: &Value) -> std::path::PathBuf {
+    running
+        .sim
+        .hypervisor
+        .backing_file(&format!("gce-{}", disk["id"].as_str().unwrap()))
 }
 
 /// The last path segment of a link.
