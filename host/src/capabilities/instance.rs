@@ -1,15 +1,87 @@
-//! `instance`: who this machine is. Static here (from config, else the
-//! machine id); the AWS and GCE metadata sources come with their backends.
+//! `instance`: who this machine is. Static (config, else the machine id)
+//! or read once from AWS instance metadata (IMDSv2, through the AWS SDK's
+//! IMDS client) and kept: a machine's identity does not change while the
+//! host runs. Metadata trouble is `unavailable`, never a made-up identity.
+
+use aws_config::imds;
+use tokio::sync::OnceCell;
 
 use super::{Capability, not_granted};
-use crate::config::InstanceConfig;
+use crate::config::{InstanceConfig, InstanceSource};
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::instance::{Host, Identity};
 use crate::runtime::store::HostState;
 
-/// The identity served to guests, filled from the config with this
-/// machine's id and `local` as the provider where it says nothing.
-pub fn identity(config: &InstanceConfig) -> Identity {
+/// Where identities come from, for one backend.
+pub enum Source {
+    Static(Identity),
+    AwsImds {
+        client: imds::Client,
+        endpoint: String,
+        known: OnceCell<Identity>,
+    },
+}
+
+impl Source {
+    pub fn new(config: &InstanceConfig) -> anyhow::Result<Source> {
+        Ok(match config.source {
+            InstanceSource::Static => Source::Static(static_identity(config)),
+            InstanceSource::AwsImds => {
+                let endpoint = config
+                    .metadata_endpoint
+                    .clone()
+                    .unwrap_or_else(|| "http://169.254.169.254".into());
+                let client = imds::Client::builder()
+                    .endpoint(&endpoint)
+                    .map_err(|e| anyhow::anyhow!("instance metadata endpoint {endpoint:?}: {e}"))?
+                    .build();
+                Source::AwsImds {
+                    client,
+                    endpoint,
+                    known: OnceCell::new(),
+                }
+            }
+        })
+    }
+
+    /// This machine's identity.
+    pub async fn identity(&self) -> Result<Identity, BackendError> {
+        match self {
+            Source::Static(identity) => Ok(identity.clone()),
+            Source::AwsImds {
+                client,
+                endpoint,
+                known,
+            } => known
+                .get_or_try_init(|| aws_identity(client, endpoint))
+                .await
+                .cloned(),
+        }
+    }
+}
+
+async fn aws_identity(client: &imds::Client, endpoint: &str) -> Result<Identity, BackendError> {
+    let get = |path: &'static str| async move {
+        client
+            .get(format!("/latest/meta-data/{path}"))
+            .await
+            .map(|v| v.as_ref().to_string())
+            .map_err(|e| {
+                BackendError::Unavailable(format!("instance metadata {path} from {endpoint}: {e}"))
+            })
+    };
+    Ok(Identity {
+        provider: "aws".into(),
+        instance_id: get("instance-id").await?,
+        region: Some(get("placement/region").await?),
+        zone: Some(get("placement/availability-zone").await?),
+        instance_type: Some(get("instance-type").await?),
+    })
+}
+
+/// The configured identity, with this machine's id and `local` as the
+/// provider where it says nothing.
+fn static_identity(config: &InstanceConfig) -> Identity {
     Identity {
         provider: config.provider.clone().unwrap_or_else(|| "local".into()),
         instance_id: config.instance_id.clone().unwrap_or_else(machine_id),
@@ -30,11 +102,11 @@ fn machine_id() -> String {
 
 impl Host for HostState {
     async fn get_identity(&mut self) -> wasmtime::Result<Result<Identity, BackendError>> {
-        let identity = self
+        let source = self
             .caps
             .instance
             .clone()
             .ok_or_else(|| not_granted(Capability::Instance))?;
-        Ok(Ok(identity))
+        Ok(source.identity().await)
     }
 }

@@ -59,7 +59,7 @@ pub struct CapabilityContext {
     pub granted: Vec<Capability>,
     pub kv: Option<Arc<kv::KvStore>>,
     pub local_disk: Option<Arc<local_disk::LocalDisk>>,
-    pub instance: Option<wit::instance::Identity>,
+    pub instance: Option<Arc<instance::Source>>,
 }
 
 impl CapabilityContext {
@@ -82,7 +82,10 @@ impl CapabilityContext {
                 .then(|| local_disk::LocalDisk::open(&dir.join("images"), config.max_image_gib))
                 .transpose()?
                 .map(Arc::new),
-            instance: has(Capability::Instance).then(|| instance::identity(&config.instance)),
+            instance: has(Capability::Instance)
+                .then(|| instance::Source::new(&config.instance))
+                .transpose()?
+                .map(Arc::new),
             granted,
         })
     }

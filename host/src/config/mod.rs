@@ -100,16 +100,31 @@ pub struct BackendConfig {
     pub instance: InstanceConfig,
 }
 
-/// Identity served by the `instance` capability. Cloud metadata sources
-/// arrive with the cloud backends; until then it is static.
+/// Identity served by the `instance` capability: static (from here, else
+/// this machine's id) or read from the cloud's metadata service.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct InstanceConfig {
+    pub source: InstanceSource,
+    /// Metadata service address for `aws-imds` (default the link-local
+    /// IMDS; a simulator's URL in tests).
+    pub metadata_endpoint: Option<String>,
     pub provider: Option<String>,
     pub instance_id: Option<String>,
     pub region: Option<String>,
     pub zone: Option<String>,
     pub instance_type: Option<String>,
+}
+
+/// Where the `instance` capability's answer comes from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceSource {
+    /// The fields of `InstanceConfig`, else this machine's id, provider "local".
+    #[default]
+    Static,
+    /// AWS instance metadata (IMDSv2): id, zone, region, instance type.
+    AwsImds,
 }
 
 impl Default for Config {
@@ -346,6 +361,29 @@ mod tests {
             assert_eq!(local.settings["default_size"], "2GiB");
             Ok(())
         });
+    }
+
+    #[test]
+    fn instance_identity_may_come_from_aws_metadata() {
+        let config = Config::from_toml(
+            "[backends.ebs]\nmodule = \"/x.wasm\"\n[backends.ebs.instance]\nsource = \"aws-imds\"\nmetadata_endpoint = \"http://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        let instance = &config.backends["ebs"].instance;
+        assert_eq!(instance.source, InstanceSource::AwsImds);
+        assert_eq!(
+            instance.metadata_endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        let err = Config::from_toml(
+            "[backends.x]\nmodule = \"/x.wasm\"\ninstance = { source = \"azure\" }\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("found `azure`, expected ``static` or `aws-imds``"),
+            "{err}"
+        );
     }
 
     #[test]

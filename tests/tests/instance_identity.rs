@@ -1,0 +1,105 @@
+//! The `instance` capability's sources: static, and AWS IMDSv2 read through
+//! the AWS SDK's IMDS client from a simulated instance's metadata server.
+
+use ballast::capabilities::instance::Source;
+use ballast::config::{InstanceConfig, InstanceSource};
+use ballast::runtime::bindings::BackendError;
+use cloudsim::{Provider, SimConfig};
+
+#[tokio::test]
+async fn aws_imds_identity_is_read_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig::fast(dir.path().to_owned()).with_instance(
+        Provider::Aws,
+        "i-0ballast",
+        "us-east-1b",
+        "m5.large",
+    );
+    let sim = cloudsim::start(config).await.unwrap();
+    let instance = sim.instance("i-0ballast");
+    let source = Source::new(&InstanceConfig {
+        source: InstanceSource::AwsImds,
+        metadata_endpoint: Some(instance.metadata_url.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+
+    let identity = source.identity().await.unwrap();
+    assert_eq!(identity.provider, "aws");
+    assert_eq!(identity.instance_id, "i-0ballast");
+    assert_eq!(identity.zone.as_deref(), Some("us-east-1b"));
+    assert_eq!(identity.region.as_deref(), Some("us-east-1"));
+    assert_eq!(identity.instance_type.as_deref(), Some("m5.large"));
+
+    // Once known, the identity no longer depends on the metadata service.
+    let kill = reqwest::Client::new()
+        .post(format!("{}/_sim/instances/i-0ballast/kill", sim.api_url))
+        .send()
+        .await;
+    assert!(kill.unwrap().status().is_success());
+    assert_eq!(source.identity().await.unwrap(), identity);
+}
+
+#[tokio::test]
+async fn metadata_trouble_is_unavailable_not_a_made_up_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig::fast(dir.path().to_owned()).with_instance(
+        Provider::Aws,
+        "i-dead",
+        "us-east-1a",
+        "m5.large",
+    );
+    let sim = cloudsim::start(config).await.unwrap();
+    let url = sim.instance("i-dead").metadata_url;
+    reqwest::Client::new()
+        .post(format!("{}/_sim/instances/i-dead/kill", sim.api_url))
+        .send()
+        .await
+        .unwrap();
+    let source = Source::new(&InstanceConfig {
+        source: InstanceSource::AwsImds,
+        metadata_endpoint: Some(url),
+        ..Default::default()
+    })
+    .unwrap();
+    let err = source.identity().await.unwrap_err();
+    assert!(
+        matches!(&err, BackendError::Unavailable(m) if m.contains("instance metadata")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn static_identity_comes_from_config_or_the_machine() {
+    let configured = InstanceConfig {
+        instance_id: Some("node-7".into()),
+        zone: Some("rack-2".into()),
+        ..Default::default()
+    };
+    let identity = Source::new(&configured).unwrap().identity().await.unwrap();
+    assert_eq!(
+        (identity.provider.as_str(), identity.instance_id.as_str()),
+        ("local", "node-7")
+    );
+    assert_eq!(identity.zone.as_deref(), Some("rack-2"));
+    let machine = Source::new(&InstanceConfig::default())
+        .unwrap()
+        .identity()
+        .await
+        .unwrap();
+    assert!(!machine.instance_id.is_empty());
+}
+
+#[test]
+fn a_bad_endpoint_is_refused_when_the_config_is_read() {
+    let config = InstanceConfig {
+        source: InstanceSource::AwsImds,
+        metadata_endpoint: Some("not a url".into()),
+        ..Default::default()
+    };
+    let err = Source::new(&config).err().expect("refused").to_string();
+    assert!(
+        err.contains("instance metadata endpoint \"not a url\""),
+        "{err}"
+    );
+}
