@@ -149,3 +149,48 @@ fn help_is_available_everywhere() {
         assert!(text.contains("Usage:"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn doctor_checks_the_machine_and_names_what_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    let state = dir.path().join("state").display().to_string();
+    let sockets = dir.path().join("sockets").display().to_string();
+    std::fs::write(
+        &good,
+        format!("data_dir = {state:?}\n[plugin]\nsocket_dir = {sockets:?}\n"),
+    )
+    .unwrap();
+    let out = ballast(Some(&good), &["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok    backend local"), "{text}");
+    assert!(text.contains("plugin socket dir"), "{text}");
+    assert!(text.contains("kernel nfs4"), "{text}");
+    if text.contains("FAIL") {
+        // A machine without mkfs tools or loop devices: doctor must say so.
+        assert!(!out.status.success());
+    } else {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("data_dir = {state:?}\n[plugin]\nsocket_dir = {sockets:?}\n[backends.broken]\nmodule = \"/nonexistent.wasm\"\n"),
+    )
+    .unwrap();
+    let out = ballast(Some(&bad), &["doctor"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAIL  backend broken") && text.contains("reading module /nonexistent.wasm"),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("required checks failed: backend broken")
+    );
+}

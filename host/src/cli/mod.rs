@@ -1,6 +1,7 @@
 //! `ballast serve | module | volume`: argument parsing, logging set-up, and
 //! the commands. Output for people by default, `--json` for scripts.
 
+mod doctor;
 mod module;
 mod serve;
 mod volume;
@@ -50,6 +51,9 @@ enum Command {
     /// Manage volumes through a configured backend, without Docker.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Check this machine: storage tools, loop devices, kernel filesystems,
+    /// the plugin socket directory, and that every backend loads.
+    Doctor,
 }
 
 /// Entry point of the `ballast` binary.
@@ -71,6 +75,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Module(cmd) => module::run(cmd),
         Command::Volume(cmd) => volume::run(cmd, Config::load(cli.config.as_deref())?).await,
         Command::Serve => serve::run(Config::load(cli.config.as_deref())?).await,
+        Command::Doctor => doctor::run(Config::load(cli.config.as_deref())?).await,
     }
 }
 
