@@ -1031,6 +1031,24 @@ impl E2e {
         ids
     }
 
+    /// The last container using `volume` stops and is removed: the host
+    /// releases the volume, and each of the (at least `mounts`) Mounts it
+    /// received got its Unmount.
+    pub fn last_user_leaves(&self, volume: &str, container: &str, mounts: usize) {
+        self.ok(&["stop", "-t", "1", container]);
+        self.assert_released(volume, &format!("after {container} stopped"));
+        self.ok(&["rm", container]);
+        self.assert_mounts_balanced(volume, mounts);
+    }
+
+    /// A fresh container runs `read` on `volume` and prints `expected`;
+    /// then the volume is released again and removed.
+    pub fn data_intact_then_remove(&self, volume: &str, read: &str, expected: &str) {
+        assert_eq!(self.run_sh(volume, read), expected, "data in {volume}");
+        self.assert_released(volume, "after the final check");
+        assert_eq!(self.ok(&["volume", "rm", volume]), volume);
+    }
+
     /// Panics unless the host received Mount for VOLUME under at least
     /// `at_least` distinct IDs and an Unmount for every Mount.
     pub fn assert_mounts_balanced(&self, volume: &str, at_least: usize) -> usize {

@@ -49,16 +49,11 @@ fn unmounted_only_after_both_containers_stop() {
         e2e.ballast.calls_text(&vol)
     );
 
-    e2e.ok(&["stop", "-t", "1", &second]);
-    e2e.assert_released(&vol, "after the second container stopped");
-    e2e.ok(&["rm", &second]);
-    e2e.assert_mounts_balanced(&vol, 2);
-
+    e2e.last_user_leaves(&vol, &second, 2);
     // Nothing was lost in the shared use.
-    assert_eq!(
-        e2e.run_sh(&vol, "cat /data/a /data/b /data/c"),
-        "from-first\nfrom-second\nstill-writable"
+    e2e.data_intact_then_remove(
+        &vol,
+        "cat /data/a /data/b /data/c",
+        "from-first\nfrom-second\nstill-writable",
     );
-    e2e.assert_released(&vol, "after the final check");
-    e2e.ok(&["volume", "rm", &vol]);
 }

@@ -75,15 +75,10 @@ fn volumes_from_shares_the_mount_and_cp_works_while_running() {
     e2e.assert_in_use(&vol, "after the --volumes-from container was removed");
     assert_eq!(e2e.exec(&owner, "cat /data/copied.txt"), "copied-in");
 
-    e2e.ok(&["stop", "-t", "1", &owner]);
-    e2e.assert_released(&vol, "after the owner stopped");
-    e2e.ok(&["rm", &owner]);
-    e2e.assert_mounts_balanced(&vol, 2);
-
-    assert_eq!(
-        e2e.run_sh(&vol, "cat /data/a /data/b /data/copied.txt /data/after"),
-        "from-owner\nfrom-borrower\ncopied-in\nafter-cp"
+    e2e.last_user_leaves(&vol, &owner, 2);
+    e2e.data_intact_then_remove(
+        &vol,
+        "cat /data/a /data/b /data/copied.txt /data/after",
+        "from-owner\nfrom-borrower\ncopied-in\nafter-cp",
     );
-    e2e.assert_released(&vol, "after the final check");
-    e2e.ok(&["volume", "rm", &vol]);
 }

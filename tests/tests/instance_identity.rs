@@ -6,23 +6,30 @@ use ballast::config::{InstanceConfig, InstanceSource};
 use ballast::runtime::bindings::BackendError;
 use cloudsim::{Provider, SimConfig};
 
-#[tokio::test]
-async fn aws_imds_identity_is_read_once_and_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = SimConfig::fast(dir.path().to_owned()).with_instance(
-        Provider::Aws,
-        "i-0ballast",
-        "us-east-1b",
-        "m5.large",
-    );
+/// A simulator with one AWS instance `id`, and an `aws-imds` source reading
+/// that instance's metadata server.
+async fn imds_source(dir: &std::path::Path, id: &str, zone: &str) -> (cloudsim::Running, Source) {
+    let config = SimConfig::fast(dir.to_owned()).with_instance(Provider::Aws, id, zone, "m5.large");
     let sim = cloudsim::start(config).await.unwrap();
-    let instance = sim.instance("i-0ballast");
     let source = Source::new(&InstanceConfig {
         source: InstanceSource::AwsImds,
-        metadata_endpoint: Some(instance.metadata_url.clone()),
+        metadata_endpoint: Some(sim.instance(id).metadata_url),
         ..Default::default()
     })
     .unwrap();
+    (sim, source)
+}
+
+async fn kill(sim: &cloudsim::Running, id: &str) {
+    let url = format!("{}/_sim/instances/{id}/kill", sim.api_url);
+    let response = reqwest::Client::new().post(url).send().await.unwrap();
+    assert!(response.status().is_success());
+}
+
+#[tokio::test]
+async fn aws_imds_identity_is_read_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, source) = imds_source(dir.path(), "i-0ballast", "us-east-1b").await;
 
     let identity = source.identity().await.unwrap();
     assert_eq!(identity.provider, "aws");
@@ -32,36 +39,15 @@ async fn aws_imds_identity_is_read_once_and_kept() {
     assert_eq!(identity.instance_type.as_deref(), Some("m5.large"));
 
     // Once known, the identity no longer depends on the metadata service.
-    let kill = reqwest::Client::new()
-        .post(format!("{}/_sim/instances/i-0ballast/kill", sim.api_url))
-        .send()
-        .await;
-    assert!(kill.unwrap().status().is_success());
+    kill(&sim, "i-0ballast").await;
     assert_eq!(source.identity().await.unwrap(), identity);
 }
 
 #[tokio::test]
 async fn metadata_trouble_is_unavailable_not_a_made_up_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SimConfig::fast(dir.path().to_owned()).with_instance(
-        Provider::Aws,
-        "i-dead",
-        "us-east-1a",
-        "m5.large",
-    );
-    let sim = cloudsim::start(config).await.unwrap();
-    let url = sim.instance("i-dead").metadata_url;
-    reqwest::Client::new()
-        .post(format!("{}/_sim/instances/i-dead/kill", sim.api_url))
-        .send()
-        .await
-        .unwrap();
-    let source = Source::new(&InstanceConfig {
-        source: InstanceSource::AwsImds,
-        metadata_endpoint: Some(url),
-        ..Default::default()
-    })
-    .unwrap();
+    let (sim, source) = imds_source(dir.path(), "i-dead", "us-east-1a").await;
+    kill(&sim, "i-dead").await;
     let err = source.identity().await.unwrap_err();
     assert!(
         matches!(&err, BackendError::Unavailable(m) if m.contains("instance metadata")),

@@ -359,6 +359,14 @@ impl VolumeManager {
     }
 }
 
+/// Wraps a storage failure with the volume it happened to.
+fn storage_error(name: &str) -> impl Fn(StorageError) -> VolumeError + Copy + '_ {
+    move |source| VolumeError::Storage {
+        name: name.into(),
+        source,
+    }
+}
+
 /// The blocking half of a first mount.
 fn prepare_block(
     name: &str,
@@ -367,10 +375,7 @@ fn prepare_block(
     discovery: &Discovery,
     mountpoint: &Path,
 ) -> Result<Mounted, VolumeError> {
-    let storage_err = |source| VolumeError::Storage {
-        name: name.into(),
-        source,
-    };
+    let storage_err = storage_error(name);
     let device = storage::find_block(block, image_dir, discovery).map_err(storage_err)?;
     let mounted = format_and_mount(name, block, &device, mountpoint);
     if mounted.is_err()
@@ -396,10 +401,7 @@ fn format_and_mount(
     device: &Device,
     mountpoint: &Path,
 ) -> Result<String, VolumeError> {
-    let storage_err = |source| VolumeError::Storage {
-        name: name.into(),
-        source,
-    };
+    let storage_err = storage_error(name);
     let (formatted, fs_type) =
         storage::ensure_filesystem(&device.path, &block.fs_type, &block.mkfs_options)
             .map_err(storage_err)?;
