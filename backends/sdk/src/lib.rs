@@ -3,7 +3,7 @@
 //! A backend is a Rust crate built as a `cdylib` for `wasm32-wasip2`. It
 //! implements the small [`Backend`] trait and registers it with
 //! [`export_backend!`]; the SDK does the rest: it binds the WIT contract
-//! (`ballast:backend@0.1.0`, see [`WIT_VERSION`]), keeps the value `init`
+//! (`ballast:backend@0.1.1`, see [`WIT_VERSION`]), keeps the value `init`
 //! returned for the one operation that follows it, and checks every volume
 //! name before the backend sees it.
 //!
@@ -21,10 +21,12 @@
 //! ```
 //!
 //! Capabilities the host offers are thin wrappers here: [`kv`],
-//! [`local_disk`], [`instance`], [`log`]. A component imports only the
+//! [`local_disk`], [`instance`], [`log`], and [`ec2`] (Amazon EBS calls made
+//! by the host's AWS SDK, since 0.1.1). A component imports only the
 //! capabilities its code calls, so its imports are its permission list.
 //! The generated bindings stay private to this crate.
 
+pub mod ec2;
 mod error;
 mod glue;
 pub mod instance;
@@ -63,7 +65,7 @@ pub use size::{format_size, parse_bool, parse_size};
 
 /// The version of the `ballast:backend` WIT package this SDK binds. A host
 /// for 0.1.x loads modules built with any 0.1.y SDK.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
 /// The result of every backend operation.
 pub type Result<T> = core::result::Result<T, Error>;
