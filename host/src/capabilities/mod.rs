@@ -7,14 +7,16 @@ pub enum Capability {
     Kv,
     Instance,
     LocalDisk,
+    Ec2,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::Log,
         Capability::Kv,
         Capability::Instance,
         Capability::LocalDisk,
+        Capability::Ec2,
     ];
 
     /// The WIT interface name, which is also the name used in config.
@@ -24,6 +26,7 @@ impl Capability {
             Capability::Kv => "kv",
             Capability::Instance => "instance",
             Capability::LocalDisk => "local-disk",
+            Capability::Ec2 => "ec2",
         }
     }
 
@@ -36,6 +39,8 @@ impl Capability {
     }
 }
 
+pub mod aws;
+pub mod ec2;
 pub mod instance;
 pub mod kv;
 pub mod local_disk;
@@ -60,6 +65,7 @@ pub struct CapabilityContext {
     pub kv: Option<Arc<kv::KvStore>>,
     pub local_disk: Option<Arc<local_disk::LocalDisk>>,
     pub instance: Option<Arc<instance::Source>>,
+    pub ec2: Option<Arc<ec2::Ec2>>,
 }
 
 impl CapabilityContext {
@@ -86,6 +92,11 @@ impl CapabilityContext {
                 .then(|| instance::Source::new(&config.instance))
                 .transpose()?
                 .map(Arc::new),
+            ec2: has(Capability::Ec2)
+                .then(|| ec2::Ec2::from_config(name, config))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("ec2: {e}"))?
+                .map(Arc::new),
             granted,
         })
     }
@@ -103,6 +114,7 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
             Capability::LocalDisk => {
                 wit::local_disk::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?
             }
+            Capability::Ec2 => wit::ec2::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
         }
     }
     Ok(())

@@ -11,6 +11,10 @@
 //! module = "builtin:local"
 //! capabilities = ["log", "kv", "local-disk"]
 //! settings = { default_size = "1GiB" }
+//!
+//! [backends.ebs.aws]          # the AWS client of the `ec2` capability
+//! region = "eu-west-1"        # else EBS_REGION in settings, else the SDK's chain
+//! max_attempts = 8
 //! ```
 //!
 //! Environment: `BALLAST_<KEY>` overrides a top-level key and
@@ -83,7 +87,7 @@ pub struct RuntimeLimits {
     pub call_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackendConfig {
     /// Path of the backend's `.wasm` component, or `builtin:local`.
@@ -98,6 +102,104 @@ pub struct BackendConfig {
     pub max_image_gib: u64,
     /// This machine's identity for the `instance` capability.
     pub instance: InstanceConfig,
+    /// How the AWS capabilities (`ec2`) reach AWS: region, endpoint, keys,
+    /// retries. REX-Ray settings (`EBS_REGION` ...) fill what this leaves out.
+    pub aws: AwsConfig,
+}
+
+/// `[backends.<name>.aws]`: the AWS SDK client of the backend's AWS
+/// capabilities. Unset region, endpoint and keys come from the backend's
+/// REX-Ray settings, then from the SDK's default chain (environment,
+/// profile, instance role). The keys never reach the guest, and `Debug`
+/// never prints the secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsConfig {
+    pub region: Option<String>,
+    /// A custom endpoint (a simulator, moto, a VPC endpoint).
+    pub endpoint: Option<String>,
+    /// Static keys; both or neither. Never serialized back out.
+    #[serde(skip_serializing)]
+    pub access_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret_key: Option<String>,
+    pub retry_mode: AwsRetryMode,
+    /// Tries per AWS call, the first included (throttling, 5xx, timeouts).
+    pub max_attempts: u32,
+    /// Wall-clock bound on one AWS call, retries included.
+    pub operation_timeout_secs: u64,
+    /// How long a background relocation (snapshot, copy to another zone)
+    /// may take before it is given up.
+    pub relocation_timeout_secs: u64,
+}
+
+/// The AWS SDK's retry strategies.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AwsRetryMode {
+    #[default]
+    Standard,
+    /// Standard plus client-side rate limiting when throttled.
+    Adaptive,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            endpoint: None,
+            access_key: None,
+            secret_key: None,
+            retry_mode: AwsRetryMode::Standard,
+            max_attempts: 8,
+            operation_timeout_secs: 30,
+            relocation_timeout_secs: 3600,
+        }
+    }
+}
+
+/// Like a derived `Debug`, but credential settings (`EBS_SECRETKEY` ...)
+/// show as redacted.
+impl std::fmt::Debug for BackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let settings: BTreeMap<&str, &str> = self
+            .settings
+            .iter()
+            .map(
+                |(k, v)| match crate::capabilities::aws::is_secret_setting(k) {
+                    true => (k.as_str(), "<redacted>"),
+                    false => (k.as_str(), v.as_str()),
+                },
+            )
+            .collect();
+        f.debug_struct("BackendConfig")
+            .field("module", &self.module)
+            .field("driver", &self.driver)
+            .field("capabilities", &self.capabilities)
+            .field("settings", &settings)
+            .field("max_image_gib", &self.max_image_gib)
+            .field("instance", &self.instance)
+            .field("aws", &self.aws)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AwsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsConfig")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key", &self.access_key)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("retry_mode", &self.retry_mode)
+            .field("max_attempts", &self.max_attempts)
+            .field("operation_timeout_secs", &self.operation_timeout_secs)
+            .field("relocation_timeout_secs", &self.relocation_timeout_secs)
+            .finish()
+    }
 }
 
 /// Identity served by the `instance` capability: static (from here, else
@@ -158,6 +260,7 @@ impl Default for BackendConfig {
             settings: BTreeMap::new(),
             max_image_gib: 16 * 1024,
             instance: InstanceConfig::default(),
+            aws: AwsConfig::default(),
         }
     }
 }
@@ -189,6 +292,20 @@ impl BackendConfig {
                     .ok_or_else(|| ConfigError::UnknownCapability(name.clone()))
             })
             .collect()
+    }
+}
+
+impl AwsConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("aws.max_attempts must be at least 1".into());
+        }
+        if self.operation_timeout_secs == 0 || self.relocation_timeout_secs == 0 {
+            return Err(
+                "aws.operation_timeout_secs and aws.relocation_timeout_secs must be above 0".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -276,6 +393,7 @@ impl Config {
             backend.granted()?;
             crate::names::check("driver", &backend.driver_name(name))
                 .map_err(|e| problem(e.to_string()))?;
+            backend.aws.check().map_err(problem)?;
         }
         let limits = &self.runtime;
         if limits.memory_limit_mib == 0 || limits.cpu_limit_ms == 0 || limits.call_timeout_secs == 0
@@ -384,6 +502,47 @@ mod tests {
                 .contains("found `azure`, expected ``static` or `aws-imds``"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_aws_table_has_defaults_and_keeps_its_secret() {
+        let config = Config::from_toml(
+            "[backends.ebs]\nmodule = \"/x.wasm\"\ncapabilities = [\"ec2\"]\nsettings = { EBS_SECRETKEY = \"hunter3\" }\n[backends.ebs.aws]\nregion = \"eu-west-1\"\nretry_mode = \"adaptive\"\naccess_key = \"AKID\"\nsecret_key = \"hunter2\"\n",
+        )
+        .unwrap();
+        let aws = &config.backends["ebs"].aws;
+        assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(aws.retry_mode, AwsRetryMode::Adaptive);
+        assert_eq!(
+            (
+                aws.max_attempts,
+                aws.operation_timeout_secs,
+                aws.relocation_timeout_secs
+            ),
+            (8, 30, 3600)
+        );
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("hunter3"),
+            "{printed}"
+        );
+        for (text, expected) in [
+            (
+                "[backends.x]\nmodule = \"a.wasm\"\naws = { regoin = \"x\" }",
+                "unknown field",
+            ),
+            (
+                "[backends.x]\nmodule = \"a.wasm\"\naws = { max_attempts = 0 }",
+                "at least 1",
+            ),
+            (
+                "[backends.x]\nmodule = \"a.wasm\"\naws = { retry_mode = \"eager\" }",
+                "eager",
+            ),
+        ] {
+            let err = Config::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?} gave {err:?}");
+        }
     }
 
     #[test]

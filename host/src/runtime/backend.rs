@@ -3,6 +3,7 @@
 //! fresh instance bounded by memory, CPU and wall-clock. A trap, panic,
 //! endless loop or memory bomb fails that call only.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,11 +186,7 @@ impl Backend {
             engine: ctx.engine.clone(),
             pre,
             caps: Arc::new(caps),
-            settings: config
-                .settings
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            settings: guest_settings(&config.settings),
             limits: ctx.limits.clone(),
             info: placeholder_info(),
             module,
@@ -369,6 +366,16 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// The settings a guest's `init` sees: all but credentials, which only
+/// the host's capabilities use.
+fn guest_settings(settings: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    settings
+        .iter()
+        .filter(|(k, _)| !capabilities::aws::is_secret_setting(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 fn module_bytes(backend: &str, module: &str) -> Result<Vec<u8>, LoadError> {
     if module == BUILTIN_LOCAL {
         return Ok(super::builtin::LOCAL_WASM.to_vec());
@@ -388,5 +395,29 @@ fn placeholder_info() -> BackendInfo {
         kind: VolumeKind::Block,
         scope: Scope::Local,
         description: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_guest() {
+        let settings: BTreeMap<String, String> = [
+            ("EBS_REGION", "eu-west-1"),
+            ("EBS_ACCESSKEY", "AKIDEXAMPLE"),
+            ("ebs_secretkey", "secret"),
+            ("access_key", "AKID2"),
+            ("Secret_Key", "secret2"),
+            ("default_size", "1GiB"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let seen = guest_settings(&settings);
+        let keys: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["EBS_REGION", "default_size"]);
+        assert!(!seen.iter().any(|(_, v)| v.contains("secret")));
     }
 }

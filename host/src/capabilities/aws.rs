@@ -1,0 +1,298 @@
+//! The AWS SDK client configuration shared by the AWS capabilities (`ec2`
+//! now; `efs` and `s3` reuse it): region, endpoint, static keys or the
+//! SDK's default credential chain, retry mode and attempts, timeouts.
+//!
+//! Sources, first wins: the backend's `[backends.<name>.aws]` table, then
+//! its REX-Ray settings under the capability's prefix (`EBS_REGION`,
+//! `EBS_ENDPOINT`, `EBS_ACCESSKEY`, `EBS_SECRETKEY`, any case), then the
+//! SDK's defaults (environment, profile, instance role).
+//!
+//! This module must never log or print a secret key, and it decides which
+//! settings are secret so that they never reach a guest.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::config::Credentials;
+
+use crate::config::{AwsConfig, AwsRetryMode};
+
+/// Where a capability's AWS client comes from, resolved from config and
+/// settings. `Debug` redacts the secret key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsSettings {
+    /// None: the SDK's region chain (AWS_REGION, profile, instance metadata).
+    pub region: Option<String>,
+    /// None: AWS's own endpoint for the region.
+    pub endpoint: Option<String>,
+    keys: Option<StaticKeys>,
+    pub retry_mode: AwsRetryMode,
+    pub max_attempts: u32,
+    pub operation_timeout: Duration,
+    pub relocation_timeout: Duration,
+}
+
+#[derive(Clone, PartialEq)]
+struct StaticKeys {
+    access_key: String,
+    secret_key: String,
+}
+
+impl std::fmt::Debug for StaticKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticKeys")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Settings that cannot make a client.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum AwsSettingsError {
+    #[error(
+        "an AWS access key is given ({given_in}) but no secret key: set aws.secret_key or {prefix}_SECRETKEY too, or neither key to use the SDK's default credentials"
+    )]
+    MissingSecretKey { given_in: String, prefix: String },
+    #[error(
+        "an AWS secret key is given ({given_in}) but no access key: set aws.access_key or {prefix}_ACCESSKEY too, or neither key to use the SDK's default credentials"
+    )]
+    MissingAccessKey { given_in: String, prefix: String },
+}
+
+impl AwsSettings {
+    /// Resolve a backend's `aws` table and its settings under `prefix`
+    /// (e.g. "EBS" for `EBS_REGION`); the table wins over the settings.
+    pub fn resolve(
+        config: &AwsConfig,
+        settings: &BTreeMap<String, String>,
+        prefix: &str,
+    ) -> Result<AwsSettings, AwsSettingsError> {
+        // (value, where it was given) from the table field, else the setting.
+        let pick = |table: &Option<String>, field: &str, suffix: &str| match table
+            .as_deref()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(v) => Some((v.trim().to_string(), format!("aws.{field}"))),
+            None => setting(settings, &format!("{prefix}_{suffix}"))
+                .map(|(k, v)| (v.trim().to_string(), k.to_string())),
+        };
+        let region = pick(&config.region, "region", "REGION").map(|(v, _)| v);
+        let endpoint = pick(&config.endpoint, "endpoint", "ENDPOINT").map(|(v, _)| v);
+        let access_key = pick(&config.access_key, "access_key", "ACCESSKEY");
+        let secret_key = pick(&config.secret_key, "secret_key", "SECRETKEY");
+        let keys = match (access_key, secret_key) {
+            (Some((access_key, _)), Some((secret_key, _))) => Some(StaticKeys {
+                access_key,
+                secret_key,
+            }),
+            (None, None) => None,
+            (Some((_, given_in)), None) => {
+                return Err(AwsSettingsError::MissingSecretKey {
+                    given_in,
+                    prefix: prefix.into(),
+                });
+            }
+            (None, Some((_, given_in))) => {
+                return Err(AwsSettingsError::MissingAccessKey {
+                    given_in,
+                    prefix: prefix.into(),
+                });
+            }
+        };
+        Ok(AwsSettings {
+            region,
+            endpoint,
+            keys,
+            retry_mode: config.retry_mode,
+            max_attempts: config.max_attempts.max(1),
+            operation_timeout: Duration::from_secs(config.operation_timeout_secs),
+            relocation_timeout: Duration::from_secs(config.relocation_timeout_secs),
+        })
+    }
+
+    /// Where credentials come from, for people (never the keys themselves).
+    pub fn credentials_source(&self) -> &'static str {
+        match self.keys {
+            Some(_) => "static keys from the config",
+            None => "the SDK's default chain (environment, profile, instance role)",
+        }
+    }
+
+    /// The SDK configuration these settings describe. Nothing is fetched
+    /// here except what the SDK's region chain needs when no region is set.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        let retry = match self.retry_mode {
+            AwsRetryMode::Standard => RetryConfig::standard(),
+            AwsRetryMode::Adaptive => RetryConfig::adaptive(),
+        }
+        .with_max_attempts(self.max_attempts);
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(self.operation_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(keys) = &self.keys {
+            loader = loader.credentials_provider(Credentials::new(
+                &keys.access_key,
+                &keys.secret_key,
+                None,
+                None,
+                "ballast-config",
+            ));
+        }
+        loader.load().await
+    }
+}
+
+/// The setting named `name`, compared without regard to case (as REX-Ray
+/// does); empty values count as unset.
+fn setting<'a>(settings: &'a BTreeMap<String, String>, name: &str) -> Option<(&'a str, &'a str)> {
+    settings
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.trim().is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// Settings that hold credentials: `*_ACCESSKEY`, `*_SECRETKEY`,
+/// `access_key`, `secret_key` (any case; bare `accesskey`/`secretkey`
+/// too). They stay in the host.
+pub fn is_secret_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["accesskey", "secretkey", "access_key", "secret_key"].contains(&key.as_str())
+        || key.ends_with("_accesskey")
+        || key.ends_with("_secretkey")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rexray_settings_fill_what_the_table_leaves_out() {
+        let table = AwsConfig {
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        };
+        let resolved = AwsSettings::resolve(
+            &table,
+            &settings(&[
+                ("ebs_region", "us-east-1"),
+                ("EBS_Endpoint", "http://127.0.0.1:4566"),
+                ("EBS_ACCESSKEY", "AKID"),
+                ("ebs_secretkey", "s3cr3t"),
+            ]),
+            "EBS",
+        )
+        .unwrap();
+        assert_eq!(resolved.region.as_deref(), Some("eu-west-1"), "table wins");
+        assert_eq!(resolved.endpoint.as_deref(), Some("http://127.0.0.1:4566"));
+        assert_eq!(resolved.credentials_source(), "static keys from the config");
+        assert_eq!(resolved.max_attempts, 8);
+        assert_eq!(resolved.operation_timeout, Duration::from_secs(30));
+        assert_eq!(resolved.relocation_timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn one_key_without_the_other_names_the_missing_one() {
+        let err = AwsSettings::resolve(
+            &AwsConfig::default(),
+            &settings(&[("EBS_ACCESSKEY", "AKID")]),
+            "EBS",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no secret key"), "{err}");
+        assert!(err.to_string().contains("EBS_SECRETKEY"), "{err}");
+        let table = AwsConfig {
+            secret_key: Some("s".into()),
+            ..Default::default()
+        };
+        let err = AwsSettings::resolve(&table, &BTreeMap::new(), "EBS").unwrap_err();
+        assert_eq!(
+            err,
+            AwsSettingsError::MissingAccessKey {
+                given_in: "aws.secret_key".into(),
+                prefix: "EBS".into()
+            }
+        );
+    }
+
+    #[test]
+    fn no_keys_means_the_default_chain() {
+        let resolved =
+            AwsSettings::resolve(&AwsConfig::default(), &BTreeMap::new(), "EBS").unwrap();
+        assert!(resolved.credentials_source().contains("default chain"));
+        assert_eq!(resolved.region, None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let table = AwsConfig {
+            access_key: Some("AKIDVISIBLE".into()),
+            secret_key: Some("hunter2-secret".into()),
+            ..Default::default()
+        };
+        let resolved = AwsSettings::resolve(&table, &BTreeMap::new(), "EBS").unwrap();
+        for text in [format!("{table:?}"), format!("{resolved:?}")] {
+            assert!(!text.contains("hunter2-secret"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
+
+    #[test]
+    fn secret_settings_are_recognised_in_any_case() {
+        for key in [
+            "EBS_ACCESSKEY",
+            "ebs_secretkey",
+            "EFS_SecretKey",
+            "access_key",
+            "SECRET_KEY",
+        ] {
+            assert!(is_secret_setting(key), "{key}");
+        }
+        for key in ["EBS_REGION", "accesskey_hint", "default_size", "keys"] {
+            assert!(!is_secret_setting(key), "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sdk_config_carries_region_endpoint_and_retries() {
+        let table = AwsConfig {
+            region: Some("eu-central-1".into()),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            max_attempts: 3,
+            retry_mode: AwsRetryMode::Adaptive,
+            ..Default::default()
+        };
+        let sdk = AwsSettings::resolve(&table, &BTreeMap::new(), "EBS")
+            .unwrap()
+            .sdk_config()
+            .await;
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-central-1"));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9"));
+        let retry = sdk.retry_config().unwrap();
+        assert_eq!(retry.max_attempts(), 3);
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(
+            sdk.timeout_config().unwrap().operation_timeout(),
+            Some(Duration::from_secs(30))
+        );
+    }
+}
