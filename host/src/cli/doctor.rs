@@ -1,12 +1,21 @@
 //! `ballast doctor`: can this machine run Ballast? Storage tools, loop
 //! devices, the kernel's filesystems (NFS for EFS, FUSE for S3), the plugin
-//! socket directory, and whether each configured backend loads. Prints one
-//! line per check; fails when a check that mounting needs fails.
+//! socket directory, whether each configured backend loads, and for each
+//! backend granted `ec2`: the region and endpoint in use, EC2 reachable,
+//! this instance's zone among the region's, and what the credentials may
+//! do (DryRun). Prints one line per check, never a key; fails when a check
+//! that mounting needs fails.
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::capabilities::Capability;
+use crate::capabilities::ec2::{self, Ec2};
+use crate::capabilities::instance;
+use crate::config::{BackendConfig, Config};
 use crate::host::Host;
+use crate::runtime::backend::describe;
+use crate::runtime::bindings::BackendError;
+use crate::runtime::bindings::ballast::backend::ec2::Action;
 use crate::storage;
 
 /// One check's outcome.
@@ -25,6 +34,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &std::fs::read_to_string("/proc/filesystems").unwrap_or_default(),
     ));
     checks.push(socket_dir_check(&config.plugin.socket_dir));
+    checks.extend(ebs_checks(&config).await);
     checks.extend(backend_checks(config).await);
     for check in &checks {
         let mark = match (check.ok, check.required) {
@@ -151,9 +161,137 @@ async fn backend_checks(config: Config) -> Vec<Check> {
     checks
 }
 
+/// The EBS section: every backend granted `ec2`.
+async fn ebs_checks(config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (name, backend) in &config.backends {
+        if backend
+            .granted()
+            .is_ok_and(|granted| granted.contains(&Capability::Ec2))
+        {
+            checks.extend(ebs_backend_checks(name, backend).await);
+        }
+    }
+    checks
+}
+
+async fn ebs_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
+    let ec2 = match Ec2::from_config(name, backend) {
+        Ok(ec2) => ec2,
+        Err(e) => return vec![ebs_check(name, "aws config", Err(e.to_string()))],
+    };
+    let mut checks = vec![region_check(name, &ec2).await];
+    let zones = ec2.describe_availability_zones().await;
+    checks.push(ebs_check(
+        name,
+        "EC2 reachable",
+        zones
+            .as_ref()
+            .map(|z| format!("zones {}", z.join(", ")))
+            .map_err(describe),
+    ));
+    let Ok(zones) = zones else {
+        return checks; // every DryRun would fail the same way
+    };
+    if backend
+        .granted()
+        .is_ok_and(|g| g.contains(&Capability::Instance))
+    {
+        checks.push(instance_zone_check(name, backend, &zones).await);
+    }
+    for action in ec2::ALL_ACTIONS {
+        checks.push(permission_check(
+            name,
+            action,
+            ec2.check_permission(action).await,
+        ));
+    }
+    checks
+}
+
+/// A required check of backend `name`'s EBS set-up.
+fn ebs_check(name: &str, what: &str, outcome: Result<String, String>) -> Check {
+    Check {
+        name: format!("ebs {name}: {what}"),
+        ok: outcome.is_ok(),
+        required: true,
+        detail: outcome.unwrap_or_else(|e| e),
+    }
+}
+
+async fn region_check(name: &str, ec2: &Ec2) -> Check {
+    let settings = ec2.settings();
+    let endpoint = settings
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| "AWS's endpoint".into());
+    let outcome = match ec2.region().await {
+        Some(region) => Ok(format!(
+            "{region} at {endpoint}; credentials: {}",
+            settings.credentials_source()
+        )),
+        None => Err("no region: set aws.region or EBS_REGION (or AWS_REGION)".into()),
+    };
+    ebs_check(name, "region", outcome)
+}
+
+async fn instance_zone_check(name: &str, backend: &BackendConfig, zones: &[String]) -> Check {
+    let identity = match instance::Source::new(&backend.instance) {
+        Ok(source) => source.identity().await.map_err(|e| describe(&e)),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    let outcome = identity.and_then(|id| match id.zone {
+        Some(zone) if zones.contains(&zone) => Ok(format!("{} in {zone}", id.instance_id)),
+        Some(zone) => Err(format!(
+            "{} is in {zone}, which is not among the region's zones",
+            id.instance_id
+        )),
+        None => Err(format!("{} has no zone", id.instance_id)),
+    });
+    ebs_check(name, "instance zone", outcome)
+}
+
+/// One action's DryRun answer; a denied or unknown required action fails.
+fn permission_check(name: &str, action: Action, allowed: Result<bool, BackendError>) -> Check {
+    let required = ec2::REQUIRED_ACTIONS.contains(&action);
+    let detail = match &allowed {
+        Ok(true) => "allowed".to_string(),
+        Ok(false) if required => "denied (UnauthorizedOperation): the backend needs it".into(),
+        Ok(false) => "denied (UnauthorizedOperation)".into(),
+        Err(e) => format!("could not check: {}", describe(e)),
+    };
+    Check {
+        name: format!("ebs {name}: {}", ec2::action_name(action)),
+        ok: matches!(allowed, Ok(true)),
+        required,
+        detail,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_denied_required_action_fails_and_an_optional_one_warns() {
+        let denied = permission_check("ebs", Action::AttachVolume, Ok(false));
+        assert!(!denied.ok && denied.required, "{}", denied.detail);
+        assert_eq!(denied.name, "ebs ebs: AttachVolume");
+        let optional = permission_check("ebs", Action::CreateSnapshot, Ok(false));
+        assert!(!optional.ok && !optional.required);
+        let allowed = permission_check("ebs", Action::DescribeVolumes, Ok(true));
+        assert!(allowed.ok);
+        assert_eq!(allowed.detail, "allowed");
+        let unknown = permission_check(
+            "ebs",
+            Action::DeleteVolume,
+            Err(BackendError::Unavailable(
+                "DeleteVolume: Throttling: slow down".into(),
+            )),
+        );
+        assert!(!unknown.ok && unknown.required);
+        assert!(unknown.detail.contains("Throttling"), "{}", unknown.detail);
+    }
 
     #[test]
     fn kernel_filesystems_are_read_from_proc_filesystems() {
