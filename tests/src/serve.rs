@@ -33,6 +33,12 @@ pub struct BallastConfig {
     pub socket_dir: PathBuf,
     pub data_dir: PathBuf,
     pub mount_root: PathBuf,
+    /// `[plugin] by_id_dir` (the simulated instance's device directory).
+    pub by_id_dir: Option<PathBuf>,
+    /// The backend's name in the config (`local`, `ebs`, ...).
+    pub backend: String,
+    /// The body of its `[backends.<name>]` table, without `driver`.
+    pub backend_toml: String,
     /// More TOML appended to the config file.
     pub extra: String,
 }
@@ -54,20 +60,31 @@ impl BallastConfig {
             socket_dir: PathBuf::from(DOCKER_PLUGIN_DIR),
             data_dir: dir.path().join("state"),
             mount_root: dir.path().join("volumes"),
+            by_id_dir: None,
             dir,
+            backend: "local".into(),
+            backend_toml: "module = \"builtin:local\"\n\
+                           capabilities = [\"log\", \"kv\", \"local-disk\"]\n"
+                .into(),
             extra: String::new(),
         }
     }
 
     /// The config file's text.
     pub fn toml(&self) -> String {
+        let by_id = self
+            .by_id_dir
+            .as_ref()
+            .map(|d| format!("by_id_dir = {:?}\n", d.display().to_string()))
+            .unwrap_or_default();
         format!(
-            "data_dir = {:?}\n\n[plugin]\nsocket_dir = {:?}\nmount_root = {:?}\n\n\
-             [backends.local]\nmodule = \"builtin:local\"\n\
-             capabilities = [\"log\", \"kv\", \"local-disk\"]\ndriver = {:?}\n{}",
+            "data_dir = {:?}\n\n[plugin]\nsocket_dir = {:?}\nmount_root = {:?}\n{by_id}\n\
+             [backends.{}]\n{}driver = {:?}\n{}",
             self.data_dir.display().to_string(),
             self.socket_dir.display().to_string(),
             self.mount_root.display().to_string(),
+            self.backend,
+            self.backend_toml,
             self.driver,
             self.extra
         )
@@ -81,9 +98,12 @@ impl BallastConfig {
         self.socket_dir.join(format!("{}.sock", self.driver))
     }
 
-    /// Where the local backend keeps the image of volume `name`.
+    /// Where the backend keeps disk images (the local backend's volumes).
     pub fn image_dir(&self) -> PathBuf {
-        self.data_dir.join("backends/local/images")
+        self.data_dir
+            .join("backends")
+            .join(&self.backend)
+            .join("images")
     }
 }
 

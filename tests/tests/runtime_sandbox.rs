@@ -144,7 +144,11 @@ async fn incompatible_wit_major_is_refused_naming_both_versions() {
     );
     let err = load_error(dir.path(), &config).await;
     assert!(
-        err.contains("ballast:backend@1.0.0") && err.contains("ballast:backend@0.1.0"),
+        err.contains("ballast:backend@1.0.0")
+            && err.contains(&format!(
+                "ballast:backend@{}",
+                ballast::runtime::bindings::WIT_VERSION
+            )),
         "{err}"
     );
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::host::Host;
 use crate::runtime::bindings::Volume;
+use crate::volumes::{FsGrowth, VolumeManager};
 
 #[derive(Subcommand)]
 pub enum VolumeCommand {
@@ -33,6 +34,15 @@ pub enum VolumeCommand {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// Grow a volume (the provider, then its filesystem: now if it is
+    /// mounted on this host, else at its next mount).
+    Resize {
+        name: String,
+        /// New size: "20GiB", "500MiB", or a bare number of GiB.
+        size: String,
+        #[arg(long)]
+        backend: Option<String>,
+    },
     /// Remove a volume and its data.
     Rm {
         name: String,
@@ -49,6 +59,7 @@ pub async fn run(cmd: VolumeCommand, config: Config) -> anyhow::Result<()> {
         VolumeCommand::Ls { backend, .. }
         | VolumeCommand::Create { backend, .. }
         | VolumeCommand::Inspect { backend, .. }
+        | VolumeCommand::Resize { backend, .. }
         | VolumeCommand::Rm { backend, .. } => Host::pick(&config, backend.as_deref())?,
     };
     let host = Host::load(config, Some(&backend_name)).await?;
@@ -81,12 +92,47 @@ pub async fn run(cmd: VolumeCommand, config: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("no volume {name:?}"))?;
             println!("{}", serde_json::to_string_pretty(&volume_json(&volume))?);
         }
+        VolumeCommand::Resize { name, size, .. } => {
+            let size_bytes = parse_size(&size)?;
+            let driver = host.config.backends[&backend_name].driver_name(&backend_name);
+            let state_path = host.config.backend_dir(&backend_name).join("mounts.json");
+            let manager =
+                VolumeManager::new(&driver, backend.clone(), &host.config.plugin, &state_path)
+                    .with_context(|| format!("opening mount state {}", state_path.display()))?;
+            let resized = manager.resize(&name, size_bytes).await?;
+            let filesystem = match resized.filesystem {
+                FsGrowth::Online => "grown now",
+                FsGrowth::AtNextMount => "grows at its next mount",
+            };
+            println!(
+                "{name}: {} bytes; filesystem {filesystem}",
+                resized.volume.size_bytes
+            );
+        }
         VolumeCommand::Rm { name, force, .. } => {
             backend.remove(&name, force).await?;
             println!("{name}");
         }
     }
     Ok(())
+}
+
+/// "20GiB", "1.5 TiB", "500MB"; a bare number is GiB, as in volume options.
+fn parse_size(raw: &str) -> anyhow::Result<u64> {
+    let raw = raw.trim();
+    let bytes = match raw.parse::<u64>() {
+        Ok(gib) => gib
+            .checked_mul(1 << 30)
+            .with_context(|| format!("size {raw} GiB is too large"))?,
+        Err(_) => raw
+            .parse::<bytesize::ByteSize>()
+            .map_err(|e| anyhow::anyhow!("size {raw:?} is not a size like 20GiB: {e}"))?
+            .as_u64(),
+    };
+    if bytes == 0 {
+        bail!("size must be above zero");
+    }
+    Ok(bytes)
 }
 
 fn parse_options(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -107,4 +153,21 @@ pub fn volume_json(v: &Volume) -> serde_json::Value {
         "attached_to": v.attached_to,
         "status": v.status.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("20").unwrap(), 20 << 30);
+        assert_eq!(parse_size("20GiB").unwrap(), 20 << 30);
+        assert_eq!(parse_size("512 MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1GB").unwrap(), 1_000_000_000);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("0B").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("").is_err());
+    }
 }

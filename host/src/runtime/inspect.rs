@@ -69,6 +69,15 @@ pub const WORLDS: &[(&str, &[Capability])] = &[
         "provider-backend",
         &[Capability::Log, Capability::Kv, Capability::Instance],
     ),
+    (
+        "ebs-backend",
+        &[
+            Capability::Log,
+            Capability::Kv,
+            Capability::Instance,
+            Capability::Ec2,
+        ],
+    ),
     ("backend", &Capability::ALL),
 ];
 
@@ -264,7 +273,8 @@ mod tests {
     fn wrong_major_names_both_versions() {
         let err = info("1.0.0", &[]).check(&[]).unwrap_err().to_string();
         assert!(
-            err.contains("ballast:backend@1.0.0") && err.contains("ballast:backend@0.1.0"),
+            err.contains("ballast:backend@1.0.0")
+                && err.contains(&format!("ballast:backend@{WIT_VERSION}")),
             "{err}"
         );
     }

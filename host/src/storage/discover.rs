@@ -275,11 +275,22 @@ fn verify_unheld(device: &Path, sys_block: &Path) -> Result<()> {
 
 /// The serial a device reports in sysfs (virtio: `serial`; NVMe and SCSI
 /// controllers: `device/serial`), trimmed; None when it reports none.
+///
+/// A loop device reports none, so its backing file's name (without the
+/// extension) stands in: the cloud simulator backs volume `vol-0abc` with
+/// `vol-0abc.img`, which lets the serial check run on simulated disks too.
+/// Local images are never checked (their block sources name no serial).
 fn read_serial(sys_block: &Path, name: &OsStr) -> Option<String> {
-    ["serial", "device/serial"].iter().find_map(|rel| {
+    let reported = ["serial", "device/serial"].iter().find_map(|rel| {
         let text = std::fs::read_to_string(sys_block.join(name).join(rel)).ok()?;
         let text = text.trim();
         (!text.is_empty()).then(|| text.to_string())
+    });
+    reported.or_else(|| {
+        let backing =
+            std::fs::read_to_string(sys_block.join(name).join("loop/backing_file")).ok()?;
+        let stem = Path::new(backing.trim_end()).file_stem()?.to_str()?;
+        (!stem.is_empty()).then(|| stem.to_string())
     })
 }
 
@@ -522,6 +533,31 @@ mod tests {
         let err = find_block_in(&stale, scratch.path(), &discovery, &roots).unwrap_err();
         assert!(matches!(err, StorageError::SerialMismatch { .. }), "{err}");
         assert!(err.to_string().contains("vol0abc"), "{err}");
+    }
+
+    #[test]
+    fn a_loop_device_reports_its_backing_file_as_serial() {
+        let Some(scratch) = require_loop("a_loop_device_reports_its_backing_file_as_serial") else {
+            return;
+        };
+        // As the cloud simulator backs a volume: vol-<id>.img, linked by-id.
+        let dev = scratch.loop_image("vol-0aaa111.img", 8);
+        let by_id = scratch.path().join("by-id");
+        std::fs::create_dir_all(&by_id).unwrap();
+        let link = "nvme-Amazon_Elastic_Block_Store_vol0bbb222";
+        symlink(&dev.path, by_id.join(link)).unwrap();
+        let discovery = Discovery { by_id_dir: by_id };
+        let asked = |serial: &str| BlockSource {
+            serial: Some(serial.into()),
+            by_id: vec![link.into()],
+            ..source()
+        };
+
+        // The link claims vol-0bbb222 but the device is vol-0aaa111's: stale.
+        let err = find_block(&asked("vol-0bbb222"), scratch.path(), &discovery).unwrap_err();
+        assert!(matches!(err, StorageError::SerialMismatch { .. }), "{err}");
+        let found = find_block(&asked("vol-0aaa111"), scratch.path(), &discovery).unwrap();
+        assert_eq!(found.path, dev.path);
     }
 
     #[test]

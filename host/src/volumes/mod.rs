@@ -16,7 +16,9 @@ use state::{Mounted, StateFile};
 
 use crate::config::PluginConfig;
 use crate::names::{self, InvalidName};
-use crate::runtime::bindings::{AttachOptions, BackendError, BlockSource, MountSource, Scope};
+use crate::runtime::bindings::{
+    AttachOptions, BackendError, BlockSource, MountSource, Scope, Volume,
+};
 use crate::runtime::{Backend, CallError};
 use crate::storage::{self, Device, Discovery, StorageError};
 
@@ -53,6 +55,23 @@ pub struct VolumeView {
     /// Set while it is mounted on this host.
     pub mountpoint: Option<PathBuf>,
     pub status: Vec<(String, String)>,
+}
+
+/// What `resize` did.
+#[derive(Debug)]
+pub struct Resized {
+    /// The backend's answer after the resize.
+    pub volume: Volume,
+    pub filesystem: FsGrowth,
+}
+
+/// When the filesystem takes the new size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsGrowth {
+    /// It was mounted here and grew now.
+    Online,
+    /// Not mounted here, or online growth refused: the next mount grows it.
+    AtNextMount,
 }
 
 pub struct VolumeManager {
@@ -177,6 +196,39 @@ impl VolumeManager {
             return Ok(());
         }
         self.unmount_last(name, mounted).await
+    }
+
+    /// Grow the volume to `size_bytes` through the backend, then its
+    /// filesystem if it is mounted here (online growth may be refused
+    /// without CAP_SYS_RESOURCE: then the next mount grows it).
+    pub async fn resize(&self, name: &str, size_bytes: u64) -> Result<Resized, VolumeError> {
+        names::check("volume", name)?;
+        let _lock = self.locks.lock(name).await;
+        let volume = self.backend.resize(name, size_bytes).await?;
+        self.remember(name, volume.status.clone());
+        let Some(mounted) = self.state.mounted(name) else {
+            return Ok(Resized {
+                volume,
+                filesystem: FsGrowth::AtNextMount,
+            });
+        };
+        let grown = tokio::task::spawn_blocking(move || {
+            storage::grow_if_needed(&mounted.device, &mounted.mountpoint, &mounted.fs_type)
+        })
+        .await
+        .expect("grow does not panic");
+        let filesystem = match grown {
+            Ok(_) => FsGrowth::Online,
+            Err(StorageError::OnlineResizeNotPermitted { .. }) => {
+                tracing::warn!(
+                    volume = name,
+                    "online growth not permitted here; the filesystem grows at the next mount"
+                );
+                FsGrowth::AtNextMount
+            }
+            Err(source) => return Err(storage_error(name)(source)),
+        };
+        Ok(Resized { volume, filesystem })
     }
 
     /// Where the volume is mounted for Docker, if it is.

@@ -31,12 +31,22 @@ async fn instances(State(sim): State<SharedSim>) -> Response {
 /// Power the instance off: its metadata stops answering; its attachments
 /// stay until force-detached, as with a dead node.
 async fn kill(State(sim): State<SharedSim>, Path(id): Path<String>) -> Response {
-    match sim.world().instances.get_mut(&id) {
+    if kill_instance(&sim, &id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (StatusCode::NOT_FOUND, format!("no instance {id}")).into_response()
+    }
+}
+
+/// What `POST /_sim/instances/{id}/kill` does, for in-process callers.
+/// False when there is no such instance.
+pub fn kill_instance(sim: &SharedSim, id: &str) -> bool {
+    match sim.world().instances.get_mut(id) {
         Some(instance) => {
             instance.running = false;
-            StatusCode::NO_CONTENT.into_response()
+            true
         }
-        None => (StatusCode::NOT_FOUND, format!("no instance {id}")).into_response(),
+        None => false,
     }
 }
 
@@ -49,12 +59,16 @@ async fn faults(State(sim): State<SharedSim>) -> Response {
 }
 
 async fn set_faults(State(sim): State<SharedSim>, Json(plan): Json<FaultPlan>) -> Response {
+    match apply_faults(&sim, plan) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+    }
+}
+
+/// What `POST /_sim/faults` does, for in-process callers.
+pub fn apply_faults(sim: &SharedSim, plan: FaultPlan) -> Result<(), &'static str> {
     if !(0.0..=1.0).contains(&plan.throttle_share) {
-        return (
-            StatusCode::BAD_REQUEST,
-            "throttle_share must be within 0.0..=1.0",
-        )
-            .into_response();
+        return Err("throttle_share must be within 0.0..=1.0");
     }
     if plan.stale_describe_ms > 0 {
         let mut world = sim.world();
@@ -65,7 +79,7 @@ async fn set_faults(State(sim): State<SharedSim>, Json(plan): Json<FaultPlan>) -
         ));
     }
     sim.faults.set(plan);
-    StatusCode::NO_CONTENT.into_response()
+    Ok(())
 }
 
 async fn reset_faults(State(sim): State<SharedSim>) -> Response {

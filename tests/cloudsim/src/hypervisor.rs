@@ -40,13 +40,18 @@ impl Hypervisor {
         fs::File::create_new(&path)?.set_len(size_bytes)
     }
 
-    /// Grow volume `id` to `size_bytes` (never shrinks).
+    /// Grow volume `id` to `size_bytes` (never shrinks). A plugged volume's
+    /// loop device takes the new size at once, as a real disk's does.
     pub fn grow(&self, id: &str, size_bytes: u64) -> io::Result<()> {
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .open(self.backing_file(id))?;
+        let path = self.backing_file(id);
+        let file = fs::OpenOptions::new().write(true).open(&path)?;
         if file.metadata()?.len() < size_bytes {
             file.set_len(size_bytes)?;
+        }
+        if self.enabled
+            && let Some(device) = loop_of(&path)?
+        {
+            run("losetup", &["--set-capacity", &device.to_string_lossy()])?;
         }
         Ok(())
     }

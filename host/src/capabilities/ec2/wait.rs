@@ -157,6 +157,14 @@ impl Ec2 {
                 if *condition == VolumeCondition::Deleted {
                     return Ok(last.map_or_else(|| gone(volume_id), mark_deleted));
                 }
+                if last.is_none() {
+                    // Never seen yet: EC2's reads are eventually consistent,
+                    // so a volume just created may not be described for a while.
+                    waiter.absorb(BackendError::Unavailable(format!(
+                        "{volume_id} is not described yet"
+                    )))?;
+                    continue;
+                }
                 return Err(BackendError::NotFound(format!(
                     "waiting for {volume_id} {}: the volume no longer exists",
                     describe_condition(condition)
