@@ -14,7 +14,7 @@ use std::time::Duration;
 use cloudsim::ec2::model::Volume;
 use cloudsim::faults::FaultPlan;
 use cloudsim::world::Instance;
-use cloudsim::{Provider, Running, SimConfig};
+use cloudsim::{Running, SimConfig};
 
 use crate::serve::{BallastConfig, BallastServe};
 
@@ -41,10 +41,7 @@ impl SimCloud {
             .prefix("ballast-sim-")
             .tempdir()
             .expect("temp dir for the simulator");
-        let mut config = SimConfig::fast(dir.path().to_owned())
-            .with_instance(Provider::Aws, "i-a", "us-east-1a", "m5.large")
-            .with_instance(Provider::Aws, "i-b", "us-east-1a", "t2.micro")
-            .with_instance(Provider::Aws, "i-c", "us-east-1b", "m5.large");
+        let mut config = SimConfig::fast(dir.path().to_owned()).with_test_instances();
         config.hypervisor = true;
         adjust(&mut config);
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -3,9 +3,8 @@
 //! faults) and, as a second opinion, moto.
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ballast::capabilities::aws::AwsSettings;
 use ballast::capabilities::ec2::{self, Ec2, RELOCATED_FROM, RELOCATING};
@@ -15,7 +14,17 @@ use ballast::runtime::bindings::ballast::backend::ec2::{
     Action, CreateVolumeRequest, EbsVolume, Filter, ModifyVolumeRequest, Relocation,
     VolumeCondition, VolumeState, WaitPolicy,
 };
-use cloudsim::{Provider, Running, SimConfig};
+use cloudsim::moto::Moto;
+use cloudsim::{Running, SimConfig};
+
+/// Asserts that a `BackendError` (or a result) matches a pattern, with an
+/// optional guard, showing it when it does not.
+macro_rules! assert_err {
+    ($err:expr, $($pattern:tt)+) => {{
+        let err = &$err;
+        assert!(matches!(err, $($pattern)+), "{err:?}");
+    }};
+}
 
 const ACCESS_KEY: &str = "AKIDSIMULATED0000001";
 const SECRET_KEY: &str = "simulated-secret-key";
@@ -24,10 +33,7 @@ const SECRET_KEY: &str = "simulated-secret-key";
 /// `i-a` and `i-b` in us-east-1a and `i-c` in us-east-1b.
 async fn sim(adjust: impl FnOnce(&mut SimConfig)) -> (tempfile::TempDir, Running) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = SimConfig::fast(dir.path().to_owned())
-        .with_instance(Provider::Aws, "i-a", "us-east-1a", "m5.large")
-        .with_instance(Provider::Aws, "i-b", "us-east-1a", "t2.micro")
-        .with_instance(Provider::Aws, "i-c", "us-east-1b", "m5.large");
+    let mut config = SimConfig::fast(dir.path().to_owned()).with_test_instances();
     adjust(&mut config);
     let running = cloudsim::start(config).await.unwrap();
     (dir, running)
@@ -51,6 +57,30 @@ fn ec2_with(table: AwsConfig) -> Arc<Ec2> {
 
 fn ec2_for(running: &Running) -> Arc<Ec2> {
     ec2_with(aws_table(&running.api_url))
+}
+
+/// [`sim`] and an `Ec2` pointed at it.
+async fn sim_ec2(adjust: impl FnOnce(&mut SimConfig)) -> (tempfile::TempDir, Running, Arc<Ec2>) {
+    let (dir, running) = sim(adjust).await;
+    let ec2 = ec2_for(&running);
+    (dir, running, ec2)
+}
+
+/// A 1 GiB gp3 volume in `zone` with `tags`.
+async fn create(ec2: &Ec2, zone: &str, tags: &[(&str, &str)]) -> EbsVolume {
+    ec2.create_volume(&request(zone, tags)).await.unwrap()
+}
+
+/// Wait (polling every 10 ms, at most `max_attempts` times) for `condition`.
+async fn wait_for(
+    ec2: &Ec2,
+    volume_id: &str,
+    condition: VolumeCondition,
+    max_attempts: u32,
+) -> EbsVolume {
+    ec2.wait_volume(volume_id, &condition, &policy(10, max_attempts))
+        .await
+        .unwrap()
 }
 
 fn request(zone: &str, tags: &[(&str, &str)]) -> CreateVolumeRequest {
@@ -109,8 +139,7 @@ async fn counter(running: &Running, action: &str) -> u64 {
 
 #[tokio::test]
 async fn create_with_the_same_token_twice_gives_one_volume() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
+    let (_dir, _running, ec2) = sim_ec2(|_| {}).await;
     let mut req = request("us-east-1a", &[("ballast.volume", "pgdata")]);
     req.client_token = Some("ballast-pgdata-token".into());
     let first = ec2.create_volume(&req).await.unwrap();
@@ -128,10 +157,7 @@ async fn create_with_the_same_token_twice_gives_one_volume() {
     // The same token with other parameters is a conflict, not a new volume.
     req.size_gib = Some(2);
     let err = ec2.create_volume(&req).await.unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Conflict(m) if m.starts_with("CreateVolume: IdempotentParameterMismatch:")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Conflict(m) if m.starts_with("CreateVolume: IdempotentParameterMismatch:"));
 }
 
 #[tokio::test]
@@ -142,16 +168,11 @@ async fn tags_and_filters_select_volumes_across_pages() {
     let ec2 = Ec2::new("ebs", settings.unwrap()).with_page_size(5);
     let mut ids = Vec::new();
     for _ in 0..12 {
-        let v = ec2
-            .create_volume(&request("us-east-1a", &[("ballast.test", "pages")]))
-            .await
-            .unwrap();
+        let v = create(&ec2, "us-east-1a", &[("ballast.test", "pages")]).await;
         ids.push(v.volume_id);
     }
     for _ in 0..3 {
-        ec2.create_volume(&request("us-east-1b", &[("ballast.test", "other")]))
-            .await
-            .unwrap();
+        create(&ec2, "us-east-1b", &[("ballast.test", "other")]).await;
     }
     let before = counter(&running, "DescribeVolumes").await;
     let paged = ec2
@@ -203,7 +224,7 @@ async fn tags_and_filters_select_volumes_across_pages() {
         .describe_volumes(&["vol-00000000000000000".into()], &[])
         .await
         .unwrap_err();
-    assert!(matches!(err, BackendError::NotFound(_)), "{err:?}");
+    assert_err!(err, BackendError::NotFound(_));
     assert_eq!(
         ec2.describe_volume("vol-00000000000000000").await.unwrap(),
         None
@@ -212,29 +233,16 @@ async fn tags_and_filters_select_volumes_across_pages() {
 
 #[tokio::test]
 async fn attach_wait_detach_wait_delete() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
+    let (_dir, _running, ec2) = sim_ec2(|_| {}).await;
     let zones = ec2.describe_availability_zones().await.unwrap();
     assert_eq!(zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
-    let v = ec2
-        .create_volume(&request("us-east-1a", &[]))
-        .await
-        .unwrap();
+    let v = create(&ec2, "us-east-1a", &[]).await;
     let id = v.volume_id.clone();
-    ec2.wait_volume(&id, &VolumeCondition::Available, &policy(10, 20))
-        .await
-        .unwrap();
+    wait_for(&ec2, &id, VolumeCondition::Available, 20).await;
 
     let attachment = ec2.attach_volume(&id, "i-a", "/dev/xvdf").await.unwrap();
     assert_eq!(attachment.instance_id, "i-a");
-    let attached = ec2
-        .wait_volume(
-            &id,
-            &VolumeCondition::AttachedTo("i-a".into()),
-            &policy(10, 20),
-        )
-        .await
-        .unwrap();
+    let attached = wait_for(&ec2, &id, VolumeCondition::AttachedTo("i-a".into()), 20).await;
     assert_eq!(attached.state, VolumeState::InUse);
     let instance = ec2.describe_instance("i-a").await.unwrap();
     assert_eq!(instance.zone, "us-east-1a");
@@ -243,54 +251,32 @@ async fn attach_wait_detach_wait_delete() {
     assert!(instance.device_names.contains(&"/dev/xvdf".to_string()));
 
     // The strict cases a backend must handle, with EC2's codes in the message.
-    let other = ec2
-        .create_volume(&request("us-east-1a", &[]))
-        .await
-        .unwrap();
+    let other = create(&ec2, "us-east-1a", &[]).await;
     let err = ec2
         .attach_volume(&other.volume_id, "i-a", "/dev/xvdf")
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Conflict(m) if m.starts_with("AttachVolume: InvalidParameterValue:") && m.contains("already in use")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Conflict(m) if m.starts_with("AttachVolume: InvalidParameterValue:") && m.contains("already in use"));
     let err = ec2
         .attach_volume(&id, "i-b", "/dev/xvdg")
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Conflict(m) if m.contains("VolumeInUse")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Conflict(m) if m.contains("VolumeInUse"));
     let err = ec2
         .attach_volume(&other.volume_id, "i-c", "/dev/xvdg")
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Conflict(m) if m.contains("ZoneMismatch")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Conflict(m) if m.contains("ZoneMismatch"));
     let err = ec2.delete_volume(&id).await.unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Conflict(m) if m.contains("VolumeInUse")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Conflict(m) if m.contains("VolumeInUse"));
     let err = ec2
         .describe_instance("i-0000000000000dead")
         .await
         .unwrap_err();
-    assert!(matches!(err, BackendError::NotFound(_)), "{err:?}");
+    assert_err!(err, BackendError::NotFound(_));
 
     ec2.detach_volume(&id, "i-a", false).await.unwrap();
-    let detached = ec2
-        .wait_volume(
-            &id,
-            &VolumeCondition::DetachedFrom("i-a".into()),
-            &policy(10, 20),
-        )
-        .await
-        .unwrap();
+    let detached = wait_for(&ec2, &id, VolumeCondition::DetachedFrom("i-a".into()), 20).await;
     assert!(detached.attachments.is_empty());
 
     // Grow it and wait until the new size is usable.
@@ -301,36 +287,23 @@ async fn attach_wait_detach_wait_delete() {
         throughput: None,
     };
     ec2.modify_volume(&id, &grow).await.unwrap();
-    let grown = ec2
-        .wait_volume(&id, &VolumeCondition::Modified, &policy(10, 50))
-        .await
-        .unwrap();
+    let grown = wait_for(&ec2, &id, VolumeCondition::Modified, 50).await;
     assert_eq!(grown.size_gib, 2);
 
     ec2.delete_volume(&id).await.unwrap();
-    let gone = ec2
-        .wait_volume(&id, &VolumeCondition::Deleted, &policy(10, 20))
-        .await
-        .unwrap();
+    let gone = wait_for(&ec2, &id, VolumeCondition::Deleted, 20).await;
     assert_eq!(
         (gone.volume_id.as_str(), gone.state),
         (id.as_str(), VolumeState::Deleted)
     );
     let err = ec2.delete_volume(&id).await.unwrap_err();
-    assert!(
-        matches!(&err, BackendError::NotFound(m) if m.starts_with("DeleteVolume: InvalidVolume.NotFound:")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::NotFound(m) if m.starts_with("DeleteVolume: InvalidVolume.NotFound:"));
 }
 
 #[tokio::test]
 async fn snapshots_are_created_tagged_listed_and_deleted() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
-    let v = ec2
-        .create_volume(&request("us-east-1a", &[]))
-        .await
-        .unwrap();
+    let (_dir, _running, ec2) = sim_ec2(|_| {}).await;
+    let v = create(&ec2, "us-east-1a", &[]).await;
     let snapshot = ec2
         .create_snapshot(
             &v.volume_id,
@@ -353,17 +326,16 @@ async fn snapshots_are_created_tagged_listed_and_deleted() {
         .delete_snapshot(&snapshot.snapshot_id)
         .await
         .unwrap_err();
-    assert!(matches!(err, BackendError::NotFound(_)), "{err:?}");
+    assert_err!(err, BackendError::NotFound(_));
 }
 
 #[tokio::test]
 async fn dry_run_answers_from_the_policy() {
     let allowed = ["DescribeVolumes", "CreateVolume", "ec2:AttachVolume"];
-    let (_dir, running) = sim(|c| {
+    let (_dir, _running, ec2) = sim_ec2(|c| {
         c.allowed_actions = Some(allowed.iter().map(|a| a.to_string()).collect());
     })
     .await;
-    let ec2 = ec2_for(&running);
     for action in ec2::ALL_ACTIONS {
         let expected = matches!(
             action,
@@ -382,16 +354,12 @@ async fn dry_run_answers_from_the_policy() {
         .delete_volume("vol-0000000000000000f")
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::PermissionDenied(m) if m.starts_with("DeleteVolume: UnauthorizedOperation:")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::PermissionDenied(m) if m.starts_with("DeleteVolume: UnauthorizedOperation:"));
 }
 
 #[tokio::test]
 async fn throttled_calls_succeed_through_sdk_retries() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
+    let (_dir, running, ec2) = sim_ec2(|_| {}).await;
     // A random share throttled, and (so that retries surely happen) the
     // next two DescribeVolumes answered as EC2 throttles.
     set_faults(
@@ -403,9 +371,7 @@ async fn throttled_calls_succeed_through_sdk_retries() {
     )
     .await;
     for _ in 0..4 {
-        ec2.create_volume(&request("us-east-1a", &[]))
-            .await
-            .unwrap();
+        create(&ec2, "us-east-1a", &[]).await;
     }
     for _ in 0..8 {
         assert_eq!(ec2.describe_volumes(&[], &[]).await.unwrap().len(), 4);
@@ -431,10 +397,7 @@ async fn server_errors_beyond_the_retry_budget_are_unavailable() {
         .create_volume(&request("us-east-1a", &[]))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Unavailable(m) if m.starts_with("CreateVolume: InternalError:")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Unavailable(m) if m.starts_with("CreateVolume: InternalError:"));
     assert_eq!(
         counter(&running, "CreateVolume").await,
         2,
@@ -450,17 +413,13 @@ async fn server_errors_beyond_the_retry_budget_are_unavailable() {
         .describe_volume("vol-0000000000000000f")
         .await
         .unwrap_err();
-    assert!(matches!(err, BackendError::Unavailable(_)), "{err:?}");
+    assert_err!(err, BackendError::Unavailable(_));
 }
 
 #[tokio::test]
 async fn a_stuck_attachment_makes_the_wait_unavailable() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
-    let v = ec2
-        .create_volume(&request("us-east-1a", &[]))
-        .await
-        .unwrap();
+    let (_dir, running, ec2) = sim_ec2(|_| {}).await;
+    let v = create(&ec2, "us-east-1a", &[]).await;
     set_faults(&running, serde_json::json!({ "stuck_attaching": 1 })).await;
     ec2.attach_volume(&v.volume_id, "i-a", "/dev/xvdf")
         .await
@@ -502,23 +461,19 @@ async fn relocate_until_done(
 
 #[tokio::test]
 async fn relocate_moves_a_volume_and_its_data_to_another_zone() {
-    let (_dir, running) = sim(|c| {
+    let (_dir, running, ec2) = sim_ec2(|c| {
         c.delays.snapshot = Duration::from_millis(200);
         c.delays.volume_create = Duration::from_millis(100);
     })
     .await;
-    let ec2 = ec2_for(&running);
-    let old = ec2
-        .create_volume(&request(
-            "us-east-1a",
-            &[("ballast.volume", "pgdata"), ("team", "db")],
-        ))
-        .await
-        .unwrap();
+    let old = create(
+        &ec2,
+        "us-east-1a",
+        &[("ballast.volume", "pgdata"), ("team", "db")],
+    )
+    .await;
     let old_id = old.volume_id.clone();
-    ec2.wait_volume(&old_id, &VolumeCondition::Available, &policy(10, 50))
-        .await
-        .unwrap();
+    wait_for(&ec2, &old_id, VolumeCondition::Available, 50).await;
     let data = b"ballast relocation payload";
     write_at(&running.sim.hypervisor.backing_file(&old_id), 1 << 20, data);
 
@@ -570,37 +525,26 @@ async fn relocate_moves_a_volume_and_its_data_to_another_zone() {
 
 #[tokio::test]
 async fn relocate_refuses_attached_volumes_and_unknown_zones() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
-    let v = ec2
-        .create_volume(&request("us-east-1a", &[]))
-        .await
-        .unwrap();
+    let (_dir, _running, ec2) = sim_ec2(|_| {}).await;
+    let v = create(&ec2, "us-east-1a", &[]).await;
     let err = ec2.relocate(&v.volume_id, "us-west-2a").await.unwrap_err();
-    assert!(matches!(err, BackendError::InvalidArgument(_)), "{err:?}");
+    assert_err!(err, BackendError::InvalidArgument(_));
     ec2.attach_volume(&v.volume_id, "i-a", "/dev/xvdf")
         .await
         .unwrap();
     let err = ec2.relocate(&v.volume_id, "us-east-1b").await.unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Conflict(m) if m.contains("attached to i-a")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::Conflict(m) if m.contains("attached to i-a"));
     let err = ec2
         .relocate("vol-0000000000000000f", "us-east-1b")
         .await
         .unwrap_err();
-    assert!(matches!(err, BackendError::NotFound(_)), "{err:?}");
+    assert_err!(err, BackendError::NotFound(_));
 }
 
 #[tokio::test]
 async fn a_failed_relocation_is_reported_once_then_resumes_with_its_snapshot() {
-    let (_dir, running) = sim(|_| {}).await;
-    let ec2 = ec2_for(&running);
-    let old = ec2
-        .create_volume(&request("us-east-1a", &[("ballast.volume", "logs")]))
-        .await
-        .unwrap();
+    let (_dir, running, ec2) = sim_ec2(|_| {}).await;
+    let old = create(&ec2, "us-east-1a", &[("ballast.volume", "logs")]).await;
     // The copy cannot be created (a refusal the SDK does not retry).
     set_faults(
         &running,
@@ -620,10 +564,7 @@ async fn a_failed_relocation_is_reported_once_then_resumes_with_its_snapshot() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let failure = failure.expect("the failure is reported");
-    assert!(
-        matches!(&failure, BackendError::InvalidArgument(m) if m.starts_with("CreateVolume: InvalidParameterValue:")),
-        "{failure:?}"
-    );
+    assert_err!(failure, BackendError::InvalidArgument(m) if m.starts_with("CreateVolume: InvalidParameterValue:"));
     // Reported once: the next call starts over and reuses the snapshot.
     let (new, _) = relocate_until_done(&ec2, &old.volume_id, "us-east-1c")
         .await
@@ -635,19 +576,10 @@ async fn a_failed_relocation_is_reported_once_then_resumes_with_its_snapshot() {
 
 #[tokio::test]
 async fn a_volume_attached_during_its_relocation_stays_and_the_copy_is_discarded() {
-    let (_dir, running) = sim(|c| c.delays.volume_create = Duration::from_millis(400)).await;
-    let ec2 = ec2_for(&running);
-    let old = ec2
-        .create_volume(&request("us-east-1a", &[]))
-        .await
-        .unwrap();
-    ec2.wait_volume(
-        &old.volume_id,
-        &VolumeCondition::Available,
-        &policy(10, 100),
-    )
-    .await
-    .unwrap();
+    let (_dir, _running, ec2) =
+        sim_ec2(|c| c.delays.volume_create = Duration::from_millis(400)).await;
+    let old = create(&ec2, "us-east-1a", &[]).await;
+    wait_for(&ec2, &old.volume_id, VolumeCondition::Available, 100).await;
     // Wait for the copy to be under way, then take the volume back.
     let mut attached = false;
     let mut outcome = None;
@@ -669,10 +601,7 @@ async fn a_volume_attached_during_its_relocation_stays_and_the_copy_is_discarded
     }
     assert!(attached, "the relocation never reached its create phase");
     let outcome = outcome.expect("the relocation ended");
-    assert!(
-        matches!(&outcome, Err(BackendError::Conflict(m)) if m.contains("was attached to i-a")),
-        "{outcome:?}"
-    );
+    assert_err!(outcome, Err(BackendError::Conflict(m)) if m.contains("was attached to i-a"));
     let old_now = ec2.describe_volume(&old.volume_id).await.unwrap();
     assert!(old_now.is_some(), "the attached volume is kept");
     let copies = ec2
@@ -709,10 +638,7 @@ async fn rexray_settings_reach_a_signature_checking_endpoint() {
     assert_eq!(ec2.describe_availability_zones().await.unwrap().len(), 3);
     let wrong = Ec2::from_config("ebs", &backend("not-the-secret")).unwrap();
     let err = wrong.describe_availability_zones().await.unwrap_err();
-    assert!(
-        matches!(&err, BackendError::PermissionDenied(m) if m.contains("AuthFailure")),
-        "{err:?}"
-    );
+    assert_err!(err, BackendError::PermissionDenied(m) if m.contains("AuthFailure"));
 }
 
 fn write_at(path: &std::path::Path, offset: u64, data: &[u8]) {
@@ -729,67 +655,9 @@ fn read_at(path: &std::path::Path, offset: u64, len: usize) -> Vec<u8> {
     buf
 }
 
-/// `moto_server` on a free port, stopped (by PID) when dropped.
-struct Moto {
-    url: String,
-    child: Child,
-}
-
-impl Moto {
-    /// Start moto; `None` (reason printed) when it is not installed, unless
-    /// BALLAST_E2E_REQUIRED=1 makes that a failure.
-    fn start(test: &str) -> Option<Moto> {
-        let installed = Command::new("moto_server")
-            .arg("--help")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            assert!(
-                std::env::var("BALLAST_E2E_REQUIRED").as_deref() != Ok("1"),
-                "{test}: moto_server is not installed and BALLAST_E2E_REQUIRED=1"
-            );
-            eprintln!("SKIPPED {test}: moto_server is not installed (pip install 'moto[server]')");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting moto_server");
-        let moto = Moto {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn moto_agrees_on_the_basic_calls() {
-    let Some(moto) = Moto::start("moto_agrees_on_the_basic_calls") else {
+    let Some(moto) = Moto::start_if_installed("moto_agrees_on_the_basic_calls") else {
         return;
     };
     let ec2 = ec2_with(aws_table(&moto.url));
@@ -809,10 +677,7 @@ async fn moto_agrees_on_the_basic_calls() {
     let instance = ec2.describe_instance(&instance_id).await.unwrap();
     assert!(!instance.zone.is_empty());
 
-    let v = ec2
-        .create_volume(&request(&instance.zone, &[("ballast.volume", "moto")]))
-        .await
-        .unwrap();
+    let v = create(&ec2, &instance.zone, &[("ballast.volume", "moto")]).await;
     let found = ec2
         .describe_volumes(&[], &[filter("tag:ballast.volume", "moto")])
         .await
@@ -822,23 +687,23 @@ async fn moto_agrees_on_the_basic_calls() {
     ec2.attach_volume(&v.volume_id, &instance_id, "/dev/sdf")
         .await
         .unwrap();
-    ec2.wait_volume(
+    wait_for(
+        &ec2,
         &v.volume_id,
-        &VolumeCondition::AttachedTo(instance_id.clone()),
-        &policy(10, 20),
+        VolumeCondition::AttachedTo(instance_id.clone()),
+        20,
     )
-    .await
-    .unwrap();
+    .await;
     ec2.detach_volume(&v.volume_id, &instance_id, false)
         .await
         .unwrap();
-    ec2.wait_volume(
+    wait_for(
+        &ec2,
         &v.volume_id,
-        &VolumeCondition::DetachedFrom(instance_id.clone()),
-        &policy(10, 20),
+        VolumeCondition::DetachedFrom(instance_id.clone()),
+        20,
     )
-    .await
-    .unwrap();
+    .await;
     let snapshot = ec2
         .create_snapshot(
             &v.volume_id,

@@ -249,11 +249,25 @@ fn small(option: &str, value: u64) -> Result<u32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use ballast_sdk::Settings;
     use ballast_sdk::ec2::VolumeState;
 
     use super::*;
+
+    /// The spec of a volume asked for with no options under default settings.
+    pub fn default_spec() -> Spec {
+        Spec {
+            size_gib: Some(16),
+            volume_type: "gp3".into(),
+            iops: None,
+            throughput: None,
+            encrypted: false,
+            kms_key_id: None,
+            fs_type: "ext4".into(),
+            preempt: None,
+        }
+    }
 
     fn request(pairs: &[(&str, &str)]) -> Result<Request> {
         Request::from_options(Options::options(pairs.iter().copied()))
@@ -269,20 +283,10 @@ mod tests {
 
     fn volume() -> EbsVolume {
         EbsVolume {
-            volume_id: "vol-1".into(),
-            size_gib: 16,
-            volume_type: "gp3".into(),
-            iops: Some(3000),
-            throughput: Some(125),
             encrypted: true,
             kms_key_id: Some("arn:aws:kms:us-east-1:123456789012:key/k-1".into()),
-            zone: "us-east-1a".into(),
-            state: VolumeState::Available,
-            snapshot_id: None,
-            create_time_ms: 0,
-            multi_attach: false,
-            attachments: vec![],
             tags: vec![(tags::FSTYPE.into(), "ext4".into())],
+            ..EbsVolume::sample("vol-1", "us-east-1a", VolumeState::Available)
         }
     }
 
@@ -374,19 +378,7 @@ mod tests {
     #[test]
     fn a_new_volume_takes_the_settings_defaults() {
         let s = spec(&[]).unwrap();
-        assert_eq!(
-            s,
-            Spec {
-                size_gib: Some(16),
-                volume_type: "gp3".into(),
-                iops: None,
-                throughput: None,
-                encrypted: false,
-                kms_key_id: None,
-                fs_type: "ext4".into(),
-                preempt: None,
-            }
-        );
+        assert_eq!(s, default_spec());
         let c = config(&[
             ("EBS_KMSKEYID", "k-default"),
             ("REXRAY_FSTYPE", "xfs"),

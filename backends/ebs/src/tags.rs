@@ -176,23 +176,12 @@ pub mod tests {
     /// A volume of `name` for tests; adjust fields as needed.
     pub fn volume(id: &str, name: &str, created: u64, state: VolumeState) -> EbsVolume {
         EbsVolume {
-            volume_id: id.into(),
-            size_gib: 16,
-            volume_type: "gp3".into(),
-            iops: Some(3000),
-            throughput: Some(125),
-            encrypted: false,
-            kms_key_id: None,
-            zone: "us-east-1a".into(),
-            state,
-            snapshot_id: None,
             create_time_ms: created,
-            multi_attach: false,
-            attachments: vec![],
             tags: vec![
                 (VOLUME.into(), name.into()),
                 (CLUSTER.into(), "ballast".into()),
             ],
+            ..EbsVolume::sample(id, "us-east-1a", state)
         }
     }
 
@@ -317,14 +306,9 @@ pub mod tests {
         let default =
             Config::from_settings(Settings::settings(Vec::<(String, String)>::new())).unwrap();
         let spec = Spec {
-            size_gib: Some(16),
-            volume_type: "gp3".into(),
-            iops: None,
-            throughput: None,
-            encrypted: false,
-            kms_key_id: None,
             fs_type: "xfs".into(),
             preempt: Some(true),
+            ..crate::options::tests::default_spec()
         };
         let tags = for_new(&default, &name, &spec);
         let expect = |k: &str, v: &str| (k.to_string(), v.to_string());

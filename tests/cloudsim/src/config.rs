@@ -80,4 +80,12 @@ impl SimConfig {
         });
         self
     }
+
+    /// The AWS instances the tests share: `i-a` (m5.large, Nitro) and
+    /// `i-b` (t2.micro, Xen) in us-east-1a, `i-c` (m5.large) in us-east-1b.
+    pub fn with_test_instances(self) -> SimConfig {
+        self.with_instance(Provider::Aws, "i-a", "us-east-1a", "m5.large")
+            .with_instance(Provider::Aws, "i-b", "us-east-1a", "t2.micro")
+            .with_instance(Provider::Aws, "i-c", "us-east-1b", "m5.large")
+    }
 }

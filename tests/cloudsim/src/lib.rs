@@ -20,6 +20,7 @@ pub mod gce;
 pub mod hypervisor;
 pub mod ids;
 pub mod metadata;
+pub mod moto;
 pub mod server;
 pub mod world;
 

@@ -334,7 +334,7 @@ async fn moto_instance(ec2: &aws_sdk_ec2::Client) -> String {
 
 #[tokio::test]
 async fn the_success_path_matches_moto() {
-    let Some(moto) = support::Moto::start("the_success_path_matches_moto") else {
+    let Some(moto) = cloudsim::moto::Moto::start("the_success_path_matches_moto") else {
         return;
     };
     let moto_ec2 = support::ec2(&moto.url).await;

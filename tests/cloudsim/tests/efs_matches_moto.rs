@@ -386,7 +386,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
 
 #[tokio::test]
 async fn efs_success_path_matches_moto() {
-    let Some(moto) = support::Moto::start("efs_success_path_matches_moto") else {
+    let Some(moto) = cloudsim::moto::Moto::start("efs_success_path_matches_moto") else {
         return;
     };
 

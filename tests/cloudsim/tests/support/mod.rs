@@ -1,10 +1,6 @@
 //! Shared by cloudsim's tests: a simulator in a temp dir, real SDK clients
-//! pointed at it, the admin API, and moto as a second opinion.
+//! pointed at it, and the admin API (moto is `cloudsim::moto`).
 #![allow(dead_code)] // each test file uses a different part
-
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -21,9 +17,7 @@ pub const SECRET_KEY: &str = "simulated-secret-key";
 pub async fn sim(adjust: impl FnOnce(&mut SimConfig)) -> (tempfile::TempDir, Running) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = SimConfig::fast(dir.path().to_owned())
-        .with_instance(Provider::Aws, "i-a", "us-east-1a", "m5.large")
-        .with_instance(Provider::Aws, "i-b", "us-east-1a", "t2.micro")
-        .with_instance(Provider::Aws, "i-c", "us-east-1b", "m5.large")
+        .with_test_instances()
         .with_instance(Provider::Gce, "gce-a", "us-central1-a", "n2-standard-2")
         .with_instance(Provider::Gce, "gce-b", "us-central1-b", "n2-standard-2");
     adjust(&mut config);
@@ -95,62 +89,4 @@ pub async fn counters(running: &Running) -> std::collections::BTreeMap<String, u
         .json()
         .await
         .unwrap()
-}
-
-/// `moto_server` on a free port, stopped (by PID) when dropped.
-pub struct Moto {
-    pub url: String,
-    child: Child,
-}
-
-impl Moto {
-    /// Start moto, installing it with pip if needed; `None` (with the
-    /// reason printed) only when it cannot be installed.
-    pub fn start(test: &str) -> Option<Moto> {
-        if Command::new("moto_server")
-            .arg("--help")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_err()
-        {
-            let installed = Command::new("pip")
-                .args(["install", "-q", "moto[server]"])
-                .status();
-            if !installed.is_ok_and(|s| s.success()) {
-                eprintln!(
-                    "SKIPPED {test}: moto_server is not installed and `pip install 'moto[server]'` failed"
-                );
-                return None;
-            }
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting moto_server");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(Moto { url, child })
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
