@@ -62,6 +62,17 @@ fn lifecycle_formats_once_and_keeps_data_across_remounts() {
     let got = a.get(name).unwrap();
     assert_eq!(status(&got, "volumeid"), volume.id);
     assert_eq!(status(&got, "attachedto"), "i-a");
+    for (key, want) in [
+        ("volumetype", "gp3"),
+        ("size", "8GiB"),
+        ("iops", "4000"),
+        ("throughput", "125"),
+        ("availabilityzone", "us-east-1a"),
+        ("state", "in-use"),
+        ("encrypted", "false"),
+    ] {
+        assert_eq!(status(&got, key), want, "Status {key}: {got:#}");
+    }
 
     a.unmount(name, MOUNT_ID).unwrap();
     assert!(!a.is_mounted(name));
@@ -82,7 +93,10 @@ fn lifecycle_formats_once_and_keeps_data_across_remounts() {
 
     a.remove(name).unwrap();
     assert!(cloud.volumes_named(name).is_empty(), "deleted in EC2");
-    assert!(a.get(name).unwrap().is_null(), "Get after Remove: no volume");
+    assert!(
+        a.get(name).unwrap().is_null(),
+        "Get after Remove: no volume"
+    );
 }
 
 #[test]
@@ -188,6 +202,12 @@ fn preempt_takes_a_volume_from_a_dead_instance() {
         "without preempt the error names the holder: {err}"
     );
     assert!(!b.is_mounted(name));
+    let err = b.remove(name).unwrap_err();
+    assert!(
+        err.contains("conflict") && err.contains("i-a"),
+        "Remove refuses a volume attached elsewhere: {err}"
+    );
+    assert_eq!(cloud.volumes_named(name).len(), 1, "nothing deleted");
     drop(b);
 
     let b = cloud.ebs_host("i-b", "preempt", &[("REXRAY_PREEMPT", "true")]);

@@ -116,14 +116,10 @@ fn policy(initial_delay_ms: u32, max_attempts: u32) -> WaitPolicy {
     }
 }
 
+/// Install a fault plan in-process (cloudsim's own tests cover its HTTP form).
 async fn set_faults(running: &Running, plan: serde_json::Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/_sim/faults", running.api_url))
-        .json(&plan)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
+    let plan = serde_json::from_value(plan).expect("a valid fault plan");
+    cloudsim::admin::apply_faults(&running.sim, plan).expect("fault plan accepted");
 }
 
 async fn counter(running: &Running, action: &str) -> u64 {

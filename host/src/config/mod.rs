@@ -90,7 +90,7 @@ pub struct RuntimeLimits {
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackendConfig {
-    /// Path of the backend's `.wasm` component, or `builtin:local`.
+    /// Path of the backend's `.wasm` component, or `builtin:local` / `builtin:ebs`.
     pub module: String,
     /// Docker volume driver name (the socket's name); `ballast-<backend>` by default.
     pub driver: Option<String>,
@@ -387,7 +387,7 @@ impl Config {
             crate::names::check("backend", name).map_err(|e| problem(e.to_string()))?;
             if backend.module.is_empty() {
                 return Err(problem(
-                    "no `module` given (a .wasm path or builtin:local)".into(),
+                    "no `module` given (a .wasm path, builtin:local or builtin:ebs)".into(),
                 ));
             }
             backend.granted()?;

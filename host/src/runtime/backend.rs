@@ -18,7 +18,7 @@ use super::cache::{CacheOutcome, ModuleCache};
 use super::inspect::{self, ModuleError, ModuleInfo};
 use super::store::{self, CpuBudgetExceeded, HostState, MemoryLimitExceeded, StoreLimits};
 use crate::capabilities::{self, CapabilityContext};
-use crate::config::{BUILTIN_LOCAL, BackendConfig, RuntimeLimits};
+use crate::config::{BackendConfig, RuntimeLimits};
 
 /// Why loading a backend failed.
 #[derive(Debug, thiserror::Error)]
@@ -377,8 +377,13 @@ fn guest_settings(settings: &BTreeMap<String, String>) -> Vec<(String, String)> 
 }
 
 fn module_bytes(backend: &str, module: &str) -> Result<Vec<u8>, LoadError> {
-    if module == BUILTIN_LOCAL {
-        return Ok(super::builtin::LOCAL_WASM.to_vec());
+    if let Some(found) = super::builtin::lookup(module) {
+        return found
+            .map(<[u8]>::to_vec)
+            .map_err(|message| LoadError::Setup {
+                backend: backend.into(),
+                message,
+            });
     }
     std::fs::read(module).map_err(|source| LoadError::Read {
         backend: backend.into(),
