@@ -174,3 +174,27 @@ async fn missing_and_garbage_modules_are_refused_clearly() {
         "{err}"
     );
 }
+
+/// The versioning promise: a module built against the released 0.1.0
+/// contract loads on this 0.1.x host and its calls (and its capability
+/// imports) work.
+#[tokio::test]
+async fn a_module_built_against_0_1_0_loads_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[backends.old]\nmodule = {:?}\ncapabilities = [\"kv\"]\n",
+        module("ballast_test_v0_1_0").display().to_string()
+    );
+    let host = host(dir.path(), &config)
+        .await
+        .expect("a 0.1.0 module loads");
+    let backend = host.backend(Some("old")).unwrap();
+    assert_eq!(backend.info().name, "v0-1-0");
+    backend.create("kept", &[]).await.unwrap();
+    let got = backend.get("kept").await.unwrap().expect("kept in kv");
+    assert_eq!(
+        got.status,
+        vec![("built-against".to_string(), "0.1.0".to_string())]
+    );
+    assert!(backend.get("other").await.unwrap().is_none());
+}
