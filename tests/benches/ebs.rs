@@ -2,6 +2,7 @@
 //! `ballast serve` against cloudsim (as root: the simulator's hypervisor
 //! loop-attaches volumes). Printed, not asserted.
 //!
+//!     cargo build --profile bench -p ballast     # the `ballast` binary it starts
 //!     cargo bench -p ballast-tests --bench ebs
 //!
 //! 1. Simulator delays at zero: the host's own overhead per Create, first

@@ -35,7 +35,7 @@ pub fn ballast_bin() -> PathBuf {
     let bin = profile_dir.join("ballast");
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
+        "{} is missing: run the tests with `cargo test --workspace` (benches: first `cargo build --profile bench -p ballast`)",
         bin.display()
     );
     bin
