@@ -35,6 +35,7 @@ fn module_inspect_shows_the_capabilities_each_module_imports() {
     let cases = [
         ("ballast_local", "log, kv, local-disk", "local-backend"),
         ("ballast_test_misbehave", "log, kv", "local-backend"),
+        ("ballast_ebs", "log, kv, instance, ec2", "ebs-backend"),
     ];
     for (name, capabilities, world) in cases {
         let path = module(name);
@@ -51,7 +52,10 @@ fn module_inspect_shows_the_capabilities_each_module_imports() {
             "{name}:\n{text}"
         );
         assert!(
-            text.contains("wit:           ballast:backend@0.1.0"),
+            text.contains(&format!(
+                "wit:           ballast:backend@{}",
+                ballast::runtime::bindings::WIT_VERSION
+            )),
             "{name}:\n{text}"
         );
         assert!(
