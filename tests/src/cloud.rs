@@ -27,7 +27,8 @@ pub const SECRET_KEY: &str = "simulated-secret-key";
 pub struct SimCloud {
     running: Option<Running>,
     runtime: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
+    /// Kept for its lifetime: the simulator's data directory.
+    _dir: tempfile::TempDir,
 }
 
 impl SimCloud {
@@ -55,7 +56,7 @@ impl SimCloud {
         Some(SimCloud {
             running: Some(running),
             runtime,
-            dir,
+            _dir: dir,
         })
     }
 
@@ -154,7 +155,7 @@ impl SimCloud {
             ("EBS_ACCESSKEY".into(), ACCESS_KEY.into()),
             ("EBS_SECRETKEY".into(), SECRET_KEY.into()),
             // One cluster per test, so tests never see each other's volumes.
-            ("EBS_TAG".into(), format!("{tag}-{}", std::process::id())),
+            ("EBS_TAG".into(), Self::cluster_tag(tag)),
         ];
         all.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = all
@@ -176,10 +177,6 @@ impl SimCloud {
     /// The cluster tag [`Self::ebs_config`] gives hosts of test `tag`.
     pub fn cluster_tag(tag: &str) -> String {
         format!("{tag}-{}", std::process::id())
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 
