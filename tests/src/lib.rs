@@ -4,6 +4,7 @@
 
 pub mod cloud;
 pub mod docker;
+pub mod s3;
 pub mod serve;
 
 use std::path::{Path, PathBuf};

@@ -8,15 +8,17 @@ pub enum Capability {
     Instance,
     LocalDisk,
     Ec2,
+    S3,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Log,
         Capability::Kv,
         Capability::Instance,
         Capability::LocalDisk,
         Capability::Ec2,
+        Capability::S3,
     ];
 
     /// The WIT interface name, which is also the name used in config.
@@ -27,6 +29,7 @@ impl Capability {
             Capability::Instance => "instance",
             Capability::LocalDisk => "local-disk",
             Capability::Ec2 => "ec2",
+            Capability::S3 => "s3",
         }
     }
 
@@ -45,6 +48,7 @@ pub mod instance;
 pub mod kv;
 pub mod local_disk;
 pub mod log;
+pub mod s3;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,6 +70,7 @@ pub struct CapabilityContext {
     pub local_disk: Option<Arc<local_disk::LocalDisk>>,
     pub instance: Option<Arc<instance::Source>>,
     pub ec2: Option<Arc<ec2::Ec2>>,
+    pub s3: Option<Arc<s3::S3>>,
 }
 
 impl CapabilityContext {
@@ -97,6 +102,11 @@ impl CapabilityContext {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("ec2: {e}"))?
                 .map(Arc::new),
+            s3: has(Capability::S3)
+                .then(|| s3::S3::from_config(name, config))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("s3: {e}"))?
+                .map(Arc::new),
             granted,
         })
     }
@@ -115,6 +125,7 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
                 wit::local_disk::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?
             }
             Capability::Ec2 => wit::ec2::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
+            Capability::S3 => wit::s3::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
         }
     }
     Ok(())

@@ -78,6 +78,15 @@ pub const WORLDS: &[(&str, &[Capability])] = &[
             Capability::Ec2,
         ],
     ),
+    (
+        "s3-backend",
+        &[
+            Capability::Log,
+            Capability::Kv,
+            Capability::Instance,
+            Capability::S3,
+        ],
+    ),
     ("backend", &Capability::ALL),
 ];
 

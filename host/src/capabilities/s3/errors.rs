@@ -1,0 +1,1 @@
+//! S3 errors to the contract's (being written).

@@ -1,0 +1,165 @@
+//! S3 servers for tests and benches, each on a free port and stopped (by
+//! PID) when dropped:
+//!
+//! - [`S3Server::fast`]: `s3s-fs` (the s3s project's S3 server over a
+//!   directory, written in Rust): quick enough for throughput figures.
+//!   tests/setup installs it into `~/.cache/ballast-tools/bin`.
+//! - [`S3Server::moto`]: moto's S3, an independent implementation for
+//!   compatibility.
+//!
+//! Both take the static keys [`ACCESS_KEY`]/[`SECRET_KEY`] and path-style
+//! requests.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ballast_cloudsim::moto::Moto;
+
+pub const ACCESS_KEY: &str = "ballasttest";
+pub const SECRET_KEY: &str = "ballasttestsecret";
+pub const REGION: &str = "us-east-1";
+
+/// Where tests/setup installs tools built from crates.io.
+pub fn tools_bin() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    PathBuf::from(home).join(".cache/ballast-tools/bin")
+}
+
+/// The `s3s-fs` binary: `$BALLAST_S3S_FS`, else the tools cache, else PATH.
+pub fn s3s_fs_bin() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("BALLAST_S3S_FS") {
+        return Some(PathBuf::from(path));
+    }
+    let cached = tools_bin().join("s3s-fs");
+    if cached.exists() {
+        return Some(cached);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("s3s-fs"))
+            .find(|p| p.exists())
+    })
+}
+
+enum Process {
+    S3sFs {
+        child: Child,
+        _root: tempfile::TempDir,
+    },
+    Moto(Moto),
+}
+
+/// A running S3 server.
+pub struct S3Server {
+    /// e.g. `http://127.0.0.1:40123`
+    pub endpoint: String,
+    process: Option<Process>,
+}
+
+impl S3Server {
+    /// `s3s-fs` over a fresh temporary directory; `None` (reason printed)
+    /// when it is not installed, unless BALLAST_E2E_REQUIRED=1 makes that
+    /// a failure.
+    pub fn fast(test: &str) -> Option<S3Server> {
+        let Some(bin) = s3s_fs_bin() else {
+            assert!(
+                std::env::var("BALLAST_E2E_REQUIRED").as_deref() != Ok("1"),
+                "{test}: s3s-fs is not installed (tests/setup installs it) and BALLAST_E2E_REQUIRED=1"
+            );
+            eprintln!("SKIPPED {test}: s3s-fs is not installed (run tests/setup)");
+            return None;
+        };
+        let root = tempfile::tempdir().expect("a directory for s3s-fs");
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting s3s-fs");
+        let server = S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            process: Some(Process::S3sFs { child, _root: root }),
+        };
+        wait_listening(port, "s3s-fs");
+        Some(server)
+    }
+
+    /// moto's S3; `None` (reason printed) when moto is not installed.
+    pub fn moto(test: &str) -> Option<S3Server> {
+        let moto = Moto::start_if_installed(test)?;
+        Some(S3Server {
+            endpoint: moto.url.clone(),
+            process: Some(Process::Moto(moto)),
+        })
+    }
+
+    /// An SDK client for this server (path-style, static keys), for
+    /// checking what landed in the bucket.
+    pub async fn client(&self) -> aws_sdk_s3::Client {
+        let creds =
+            aws_sdk_s3::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test");
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// The settings a Ballast s3fs backend needs to reach this server.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        [
+            ("S3FS_REGION", REGION),
+            ("S3FS_ENDPOINT", self.endpoint.as_str()),
+            ("S3FS_ACCESSKEY", ACCESS_KEY),
+            ("S3FS_SECRETKEY", SECRET_KEY),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// Stop the server now (the endpoint "dies"); its data goes with it.
+    pub fn kill(&mut self) {
+        match self.process.take() {
+            Some(Process::S3sFs { mut child, _root }) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Some(Process::Moto(moto)) => drop(moto),
+            None => {}
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
