@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ballast_cloudsim::moto::Moto;
+use cloudsim::moto::Moto;
+
+use crate::serve::BallastConfig;
 
 pub const ACCESS_KEY: &str = "ballasttest";
 pub const SECRET_KEY: &str = "ballasttestsecret";
@@ -124,6 +126,29 @@ impl S3Server {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+    }
+
+    /// A `ballast serve` config for the s3fs backend against this server,
+    /// with more `settings` (e.g. `S3FS_BUCKET`), its socket in a private
+    /// directory (set `socket_dir` to serve dockerd).
+    pub fn s3fs_config(&self, tag: &str, settings: &[(&str, &str)]) -> BallastConfig {
+        let mut config = BallastConfig::local(&format!("s3fs-{tag}"));
+        config.socket_dir = config.dir.path().join("sockets");
+        config.backend = "s3fs".into();
+        let mut all = self.settings();
+        all.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = all
+            .iter()
+            .map(|(k, v)| format!("{k:?} = {v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        config.backend_toml = format!(
+            "module = {:?}\n\
+             capabilities = [\"log\", \"kv\", \"instance\", \"s3\"]\n\
+             settings = {{ {settings} }}\n",
+            crate::module("ballast_s3fs").display().to_string(),
+        );
+        config
     }
 
     /// Stop the server now (the endpoint "dies"); its data goes with it.

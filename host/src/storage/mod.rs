@@ -40,7 +40,7 @@ use std::path::PathBuf;
 pub use discover::{Device, Discovery, find_block, release};
 pub use format::{Formatted, ensure_filesystem};
 pub use grow::{grow_if_needed, grow_unmounted};
-pub use mount::{mount, unmount};
+pub use mount::{mount, unmount, unmount_stale};
 pub use mountinfo::{MountEntry, mounted_at, mounts};
 pub use probe::{Probe, probe};
 pub use tools::check_tools;

@@ -130,6 +130,25 @@ pub fn unmount(target: &Path) -> Result<()> {
     }
 }
 
+/// Unmount a filesystem whose server is gone (a FUSE mount left by a host
+/// process that exited): no syncfs, which would fail with ENOTCONN; there
+/// is nothing left to flush. Still not lazy: busy is an error.
+pub fn unmount_stale(target: &Path) -> Result<()> {
+    if mounted_at(target)?.is_none() {
+        return Ok(());
+    }
+    match unmount_retrying_busy(target) {
+        Ok(()) | Err(Errno::INVAL) => Ok(()),
+        Err(Errno::BUSY) => Err(StorageError::Busy {
+            target: target.to_path_buf(),
+        }),
+        Err(e) => Err(StorageError::UnmountFailed {
+            target: target.to_path_buf(),
+            source: e.into(),
+        }),
+    }
+}
+
 /// How long a busy unmount is retried. A process the host forks at the same
 /// moment (mkfs for another volume) holds copies of our descriptors, such as
 /// the one syncfs used, until it execs: a busy answer can last that long
