@@ -21,8 +21,9 @@
 //! ```
 //!
 //! Capabilities the host offers are thin wrappers here: [`kv`],
-//! [`local_disk`], [`instance`], [`log`], and [`ec2`] (Amazon EBS calls made
-//! by the host's AWS SDK, since 0.1.1). A component imports only the
+//! [`local_disk`], [`instance`], [`log`], [`ec2`] (Amazon EBS calls made
+//! by the host's AWS SDK, since 0.1.1) and [`s3`] (Amazon S3 control calls,
+//! since 0.1.2). A component imports only the
 //! capabilities its code calls, so its imports are its permission list.
 //! The generated bindings stay private to this crate.
 
@@ -35,6 +36,7 @@ pub mod local_disk;
 pub mod log;
 mod name;
 mod properties;
+pub mod s3;
 mod size;
 
 #[doc(hidden)]

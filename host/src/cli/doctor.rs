@@ -3,14 +3,16 @@
 //! socket directory, whether each configured backend loads, and for each
 //! backend granted `ec2`: the region and endpoint in use, EC2 reachable,
 //! this instance's zone among the region's, and what the credentials may
-//! do (DryRun). Prints one line per check, never a key; fails when a check
-//! that mounting needs fails.
+//! do (DryRun); for each backend granted `s3`: the region and endpoint in
+//! use and S3 reachable (ListBuckets). Prints one line per check, never a
+//! key; fails when a check that mounting needs fails.
 
 use std::path::Path;
 
 use crate::capabilities::Capability;
 use crate::capabilities::ec2::{self, Ec2};
 use crate::capabilities::instance;
+use crate::capabilities::s3::S3;
 use crate::config::{BackendConfig, Config};
 use crate::host::Host;
 use crate::runtime::backend::describe;
@@ -35,6 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     checks.push(socket_dir_check(&config.plugin.socket_dir));
     checks.extend(ebs_checks(&config).await);
+    checks.extend(s3_checks(&config).await);
     checks.extend(backend_checks(config).await);
     for check in &checks {
         let mark = match (check.ok, check.required) {
@@ -233,6 +236,64 @@ async fn region_check(name: &str, ec2: &Ec2) -> Check {
         None => Err("no region: set aws.region or EBS_REGION (or AWS_REGION)".into()),
     };
     ebs_check(name, "region", outcome)
+}
+
+async fn s3_checks(config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (name, backend) in &config.backends {
+        if backend
+            .granted()
+            .is_ok_and(|granted| granted.contains(&Capability::S3))
+        {
+            checks.extend(s3_backend_checks(name, backend).await);
+        }
+    }
+    checks
+}
+
+/// Region, endpoint and credential source of backend `name`'s S3 client
+/// (never a key), and whether ListBuckets answers.
+async fn s3_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
+    let s3 = match S3::from_config(name, backend) {
+        Ok(s3) => s3,
+        Err(e) => return vec![s3_check(name, "aws config", Err(e.to_string()))],
+    };
+    let settings = s3.settings();
+    let endpoint = settings
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| "AWS's endpoint".into());
+    let style = if s3.path_style() {
+        "path-style"
+    } else {
+        "virtual-hosted"
+    };
+    let region = match s3.region().await {
+        Some(region) => Ok(format!(
+            "{region} at {endpoint} ({style}); credentials: {}",
+            settings.credentials_source()
+        )),
+        None => Err("no region: set aws.region or S3FS_REGION (or AWS_REGION)".into()),
+    };
+    let reachable = s3
+        .list_buckets()
+        .await
+        .map(|b| format!("ListBuckets: {} buckets", b.len()))
+        .map_err(|e| describe(&e));
+    vec![
+        s3_check(name, "region", region),
+        s3_check(name, "S3 reachable", reachable),
+    ]
+}
+
+/// A required check of backend `name`'s S3 set-up.
+fn s3_check(name: &str, what: &str, outcome: Result<String, String>) -> Check {
+    Check {
+        name: format!("s3 {name}: {what}"),
+        ok: outcome.is_ok(),
+        required: true,
+        detail: outcome.unwrap_or_else(|e| e),
+    }
 }
 
 async fn instance_zone_check(name: &str, backend: &BackendConfig, zones: &[String]) -> Check {

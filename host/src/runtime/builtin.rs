@@ -13,6 +13,10 @@ pub static BUILTINS: &[(&str, &[u8])] = &[
         "ebs",
         include_bytes!(concat!(env!("BALLAST_WASM_DIR"), "/ballast_ebs.wasm")),
     ),
+    (
+        "s3fs",
+        include_bytes!(concat!(env!("BALLAST_WASM_DIR"), "/ballast_s3fs.wasm")),
+    ),
 ];
 
 /// The component a `module` value names when it is `builtin:<name>`:
@@ -48,7 +52,11 @@ mod tests {
     fn builtins_by_name() {
         assert!(super::lookup("/x/ballast_ebs.wasm").is_none());
         assert!(super::lookup("builtin:ebs").unwrap().is_ok());
+        assert!(super::lookup("builtin:s3fs").unwrap().is_ok());
         let err = super::lookup("builtin:nfs").unwrap().unwrap_err();
-        assert!(err.contains("builtin:local, builtin:ebs"), "{err}");
+        assert!(
+            err.contains("builtin:local, builtin:ebs, builtin:s3fs"),
+            "{err}"
+        );
     }
 }

@@ -29,6 +29,7 @@ mod grow;
 mod loopdev;
 mod mount;
 mod mountinfo;
+pub mod objectfs;
 mod probe;
 mod tools;
 

@@ -5,6 +5,7 @@
 //! It never touches a device itself: `storage` does, under its rules.
 
 mod locks;
+mod object;
 pub mod state;
 
 use std::collections::HashMap;
@@ -83,6 +84,10 @@ pub struct VolumeManager {
     locks: NameLocks,
     /// The backend's last answer per volume, for when it cannot answer now.
     known: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// FUSE sessions of the object volumes mounted by this process.
+    objects: object::Sessions,
+    /// Where object volumes keep their staging files, one directory each.
+    staging_root: PathBuf,
 }
 
 impl VolumeManager {
@@ -103,6 +108,11 @@ impl VolumeManager {
             state: StateFile::open(state_path)?,
             locks: NameLocks::default(),
             known: Mutex::new(HashMap::new()),
+            objects: object::Sessions::default(),
+            staging_root: state_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("staging"),
         })
     }
 
@@ -159,7 +169,7 @@ impl VolumeManager {
             Some(mounted) => mounted,
             None => self.mount_first(name).await?,
         };
-        let data = mounted.mountpoint.join(DATA_DIR);
+        let data = docker_path(&mounted);
         let recorded = self.state.update(|s| {
             s.mounted.entry(name.to_string()).or_insert(mounted.clone());
             s.add_use(name, id);
@@ -234,10 +244,7 @@ impl VolumeManager {
     /// Where the volume is mounted for Docker, if it is.
     pub async fn path(&self, name: &str) -> Result<Option<PathBuf>, VolumeError> {
         names::check("volume", name)?;
-        Ok(self
-            .state
-            .mounted(name)
-            .map(|m| m.mountpoint.join(DATA_DIR)))
+        Ok(self.state.mounted(name).map(|m| docker_path(&m)))
     }
 
     /// The backend's view, or — when it fails — the last one it gave or the
@@ -286,7 +293,12 @@ impl VolumeManager {
         })?;
         let state = self.state.read();
         for (name, mounted) in &state.mounted {
-            if mounts.iter().any(|m| m.target == mounted.mountpoint) {
+            let present = mounts.iter().any(|m| m.target == mounted.mountpoint);
+            if present && object::is_object(mounted) {
+                self.remount_object(name, mounted).await?;
+                continue;
+            }
+            if present {
                 tracing::info!(volume = %name, ids = mounted.ids.len(), "still mounted from before the restart");
                 continue;
             }
@@ -303,6 +315,33 @@ impl VolumeManager {
         Ok(())
     }
 
+    /// An object volume's FUSE session ended with the old process: take
+    /// its dead mount down and serve the volume again, keeping its IDs.
+    /// Containers that still hold the old mount need restarting (the
+    /// kernel cannot hand them the new session).
+    async fn remount_object(&self, name: &str, old: &Mounted) -> Result<(), VolumeError> {
+        let remounted = match object::clear_stale(name, old).await {
+            Ok(()) => self.mount_first(name).await,
+            Err(err) => Err(err),
+        };
+        match remounted {
+            Ok(fresh) => {
+                tracing::info!(volume = %name, ids = old.ids.len(), "object volume served again after the restart");
+                let ids = old.ids.clone();
+                self.state
+                    .update(|s| s.mounted.insert(name.to_string(), Mounted { ids, ..fresh }))
+                    .map_err(VolumeError::State)?;
+            }
+            Err(err) => {
+                tracing::warn!(volume = %name, "cannot serve the object volume again after the restart; forgetting it: {err}");
+                self.state
+                    .update(|s| s.mounted.remove(name))
+                    .map_err(VolumeError::State)?;
+            }
+        }
+        Ok(())
+    }
+
     async fn mount_first(&self, name: &str) -> Result<Mounted, VolumeError> {
         let options = AttachOptions {
             preempt: false,
@@ -315,10 +354,20 @@ impl VolumeManager {
                 name: name.into(),
                 kind: "NFS",
             }),
-            MountSource::Object(_) => Err(VolumeError::Unsupported {
-                name: name.into(),
-                kind: "object-store",
-            }),
+            MountSource::Object(source) => {
+                let s3 = self.backend.capabilities().s3.clone();
+                let mountpoint = self.mount_root.join(name);
+                let staging = self.staging_root.join(name);
+                object::mount(
+                    &self.objects,
+                    s3.as_deref(),
+                    name,
+                    source,
+                    &mountpoint,
+                    &staging,
+                )
+                .await
+            }
         };
         if prepared.is_err()
             && let Err(err) = self.backend.detach(name).await
@@ -358,17 +407,21 @@ impl VolumeManager {
     }
 
     async fn unmount_last(&self, name: &str, mounted: Mounted) -> Result<(), VolumeError> {
-        let volume = name.to_string();
-        tokio::task::spawn_blocking(move || {
-            storage::unmount(&mounted.mountpoint)
-                .and_then(|()| storage::release(&mounted.device))
-                .map_err(|source| VolumeError::Storage {
-                    name: volume,
-                    source,
-                })
-        })
-        .await
-        .expect("unmount does not panic")?;
+        if object::is_object(&mounted) {
+            object::unmount(&self.objects, name, &mounted).await?;
+        } else {
+            let volume = name.to_string();
+            tokio::task::spawn_blocking(move || {
+                storage::unmount(&mounted.mountpoint)
+                    .and_then(|()| storage::release(&mounted.device))
+                    .map_err(|source| VolumeError::Storage {
+                        name: volume,
+                        source,
+                    })
+            })
+            .await
+            .expect("unmount does not panic")?;
+        }
         self.state
             .update(|s| s.mounted.remove(name))
             .map_err(VolumeError::State)?;
@@ -405,9 +458,20 @@ impl VolumeManager {
         }
         VolumeView {
             name: name.to_string(),
-            mountpoint: mounted.map(|m| m.mountpoint.join(DATA_DIR)),
+            mountpoint: mounted.as_ref().map(docker_path),
             status,
         }
+    }
+}
+
+/// The directory Docker gets: the `data` directory of a block filesystem,
+/// the root of an object volume (a `data` directory there would be a key
+/// prefix every object carries).
+fn docker_path(mounted: &Mounted) -> PathBuf {
+    if object::is_object(mounted) {
+        mounted.mountpoint.clone()
+    } else {
+        mounted.mountpoint.join(DATA_DIR)
     }
 }
 

@@ -1,1 +1,245 @@
-//! S3 errors to the contract's (being written).
+//! S3's answers turned into the contract's errors. The SDK has already
+//! retried what it could (throttling, 5xx, timeouts) when an error gets
+//! here. Transient trouble must come back as `unavailable`, never as
+//! `not-found` (Docker would take a failed lookup for a missing volume and
+//! create another). Every message reads "<Action>: <Code>: <message>",
+//! which guests may match on.
+//!
+//! S3 answers some calls without a body (HeadBucket, HeadObject): there is
+//! no code then, and the HTTP status decides (404 not-found, 403
+//! permission-denied, 5xx unavailable).
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::runtime::bindings::BackendError;
+
+/// A `map_err` adapter: `call.send().await.map_err(sdk("CreateBucket"))`.
+pub fn sdk<E>(action: &'static str) -> impl Fn(SdkError<E>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |err| from_sdk(action, &err)
+}
+
+/// Map one SDK error of `action`.
+pub fn from_sdk<E>(action: &str, err: &SdkError<E>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let context = || chain(err);
+    match err {
+        SdkError::ServiceError(service) => classify(
+            action,
+            service.err().code(),
+            service.err().message(),
+            Some(service.raw().status().as_u16()),
+        ),
+        SdkError::TimeoutError(_) => BackendError::Unavailable(format!(
+            "{action}: Timeout: no answer in time ({})",
+            context()
+        )),
+        SdkError::DispatchFailure(_) => BackendError::Unavailable(format!(
+            "{action}: DispatchFailure: the request could not be sent ({})",
+            context()
+        )),
+        SdkError::ResponseError(response) if response.raw().status().is_server_error() => {
+            BackendError::Unavailable(format!(
+                "{action}: HTTP {}: unreadable answer ({})",
+                response.raw().status().as_u16(),
+                context()
+            ))
+        }
+        _ => BackendError::Internal(format!("{action}: {}", context())),
+    }
+}
+
+/// An error and its sources, "outer: inner: innermost" (no Debug dumps).
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// Map S3's error `code` (with its `message` and HTTP `status`) for
+/// `action`. Without a code (a bodiless answer) the status decides.
+pub fn classify(
+    action: &str,
+    code: Option<&str>,
+    message: Option<&str>,
+    status: Option<u16>,
+) -> BackendError {
+    let code = code
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| match status {
+            Some(404) => "NotFound".into(),
+            Some(403) => "Forbidden".into(),
+            Some(s) => format!("HTTP{s}"),
+            None => "Unknown".into(),
+        });
+    let code = code.as_str();
+    let message = message.filter(|m| !m.is_empty()).unwrap_or("(no message)");
+    let text = format!("{action}: {code}: {message}");
+    if is_transient(code, status) {
+        BackendError::Unavailable(text)
+    } else if matches!(
+        code,
+        "NoSuchBucket" | "NoSuchKey" | "NotFound" | "NoSuchUpload" | "NoSuchVersion"
+    ) {
+        BackendError::NotFound(text)
+    } else if matches!(
+        code,
+        "AccessDenied"
+            | "Forbidden"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "AllAccessDisabled"
+            | "AccountProblem"
+            | "InvalidSecurity"
+            | "ExpiredToken"
+            | "InvalidToken"
+    ) {
+        BackendError::PermissionDenied(text)
+    } else if matches!(code, "BucketAlreadyExists" | "BucketAlreadyOwnedByYou") {
+        BackendError::AlreadyExists(text)
+    } else if matches!(
+        code,
+        "BucketNotEmpty" | "InvalidBucketState" | "TooManyBuckets" | "PreconditionFailed"
+    ) {
+        BackendError::Conflict(text)
+    } else if matches!(
+        code,
+        "InvalidBucketName"
+            | "InvalidArgument"
+            | "InvalidRequest"
+            | "EntityTooLarge"
+            | "KeyTooLongError"
+            | "InvalidLocationConstraint"
+            | "IllegalLocationConstraintException"
+            | "MalformedXML"
+            | "InvalidObjectName"
+            | "InvalidRange"
+    ) {
+        BackendError::InvalidArgument(text)
+    } else {
+        // An unknown code: fall back on what the status says.
+        match status {
+            Some(404) => BackendError::NotFound(text),
+            Some(403 | 401) => BackendError::PermissionDenied(text),
+            Some(409) => BackendError::Conflict(text),
+            _ => BackendError::Internal(text),
+        }
+    }
+}
+
+/// Throttling, S3's own trouble, and any 5xx answer.
+fn is_transient(code: &str, status: Option<u16>) -> bool {
+    matches!(
+        code,
+        "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequests"
+            | "InternalError"
+            | "ServiceUnavailable"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "OperationAborted"
+    ) || status.is_some_and(|s| s >= 500 || s == 429)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(err: &BackendError) -> &'static str {
+        match err {
+            BackendError::NotFound(_) => "not-found",
+            BackendError::AlreadyExists(_) => "already-exists",
+            BackendError::InvalidArgument(_) => "invalid-argument",
+            BackendError::Conflict(_) => "conflict",
+            BackendError::Unavailable(_) => "unavailable",
+            BackendError::PermissionDenied(_) => "permission-denied",
+            BackendError::Internal(_) => "internal",
+        }
+    }
+
+    #[test]
+    fn codes_map_to_the_contracts_errors() {
+        let cases = [
+            ("SlowDown", 503, "unavailable"),
+            ("Throttling", 400, "unavailable"),
+            ("InternalError", 500, "unavailable"),
+            ("ServiceUnavailable", 503, "unavailable"),
+            ("RequestTimeout", 400, "unavailable"),
+            ("OperationAborted", 409, "unavailable"),
+            ("SomethingNew", 502, "unavailable"),
+            ("NoSuchKey", 404, "not-found"),
+            ("NoSuchBucket", 404, "not-found"),
+            ("NotFound", 404, "not-found"),
+            ("AccessDenied", 403, "permission-denied"),
+            ("InvalidAccessKeyId", 403, "permission-denied"),
+            ("SignatureDoesNotMatch", 403, "permission-denied"),
+            ("BucketAlreadyExists", 409, "already-exists"),
+            ("BucketAlreadyOwnedByYou", 409, "already-exists"),
+            ("BucketNotEmpty", 409, "conflict"),
+            ("TooManyBuckets", 400, "conflict"),
+            ("InvalidBucketName", 400, "invalid-argument"),
+            ("InvalidArgument", 400, "invalid-argument"),
+            ("EntityTooLarge", 400, "invalid-argument"),
+            ("InvalidLocationConstraint", 400, "invalid-argument"),
+            ("SomethingElse", 404, "not-found"),
+            ("SomethingElse", 403, "permission-denied"),
+            ("SomethingElse", 409, "conflict"),
+            ("SomethingElse", 400, "internal"),
+        ];
+        for (code, status, expected) in cases {
+            let err = classify("PutObject", Some(code), Some("m"), Some(status));
+            assert_eq!(kind_of(&err), expected, "{code} {status}");
+        }
+    }
+
+    #[test]
+    fn a_bodiless_answer_is_judged_by_its_status() {
+        assert_eq!(
+            classify("HeadBucket", None, None, Some(404)),
+            BackendError::NotFound("HeadBucket: NotFound: (no message)".into())
+        );
+        assert_eq!(
+            classify("HeadBucket", Some(""), None, Some(403)),
+            BackendError::PermissionDenied("HeadBucket: Forbidden: (no message)".into())
+        );
+        assert_eq!(
+            kind_of(&classify("HeadBucket", None, None, Some(503))),
+            "unavailable"
+        );
+        assert_eq!(
+            classify("ListBuckets", None, None, None),
+            BackendError::Internal("ListBuckets: Unknown: (no message)".into())
+        );
+    }
+
+    #[test]
+    fn the_message_keeps_action_and_code() {
+        assert_eq!(
+            classify(
+                "CreateBucket",
+                Some("BucketAlreadyExists"),
+                Some("The requested bucket name is not available"),
+                Some(409)
+            ),
+            BackendError::AlreadyExists(
+                "CreateBucket: BucketAlreadyExists: The requested bucket name is not available"
+                    .into()
+            )
+        );
+    }
+}
