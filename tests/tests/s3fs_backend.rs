@@ -353,3 +353,76 @@ fn mount_writes_through_to_the_bucket() {
         "the marker stays hidden but present"
     );
 }
+
+/// The host is killed (-9) with an object volume mounted: its FUSE session
+/// dies with it. The restarted host takes the dead mount down and serves
+/// the volume again under the same path and mount ID; the data is there,
+/// new writes reach the bucket, and the ID's Unmount ends the mount.
+#[test]
+fn a_restarted_host_serves_its_object_mounts_again() {
+    let Some(server) = S3Server::fast("s3fs restart") else {
+        return;
+    };
+    if !std::path::Path::new("/dev/fuse").exists() {
+        eprintln!("SKIPPED s3fs restart: no /dev/fuse");
+        return;
+    }
+    let mut a = host(&server, "restart", &[]);
+    a.create("survivor", &[]).unwrap();
+    let dir = a.mount("survivor", "m1").unwrap();
+    write_synced(&dir, "before.txt", "written before the crash");
+    a.kill9();
+    a.restart();
+    assert!(
+        a.is_mounted("survivor"),
+        "served again after the restart\n{}",
+        a.log()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("before.txt")).unwrap(),
+        "written before the crash"
+    );
+    write_synced(&dir, "after.txt", "written after the restart");
+    assert_eq!(
+        a.mount("survivor", "m1").unwrap(),
+        dir,
+        "same path for the same ID"
+    );
+    a.unmount("survivor", "m1").unwrap();
+    assert!(
+        a.is_mounted("survivor"),
+        "m1 was counted twice in this session"
+    );
+    a.unmount("survivor", "m1").unwrap();
+    assert!(
+        !a.is_mounted("survivor"),
+        "the last Unmount ends the mount\n{}",
+        a.log()
+    );
+    assert_eq!(
+        object(&server, "survivor", "after.txt"),
+        "written after the restart"
+    );
+}
+
+/// The host's keys go only to the endpoint its config names: a backend
+/// whose mount source names another endpoint is refused at Mount. Here the
+/// config's endpoint is an alias of the same server (localhost vs
+/// 127.0.0.1) while the backend's settings name the other spelling.
+#[test]
+fn a_mount_source_naming_another_endpoint_is_refused() {
+    let Some(server) = S3Server::fast("s3fs endpoint") else {
+        return;
+    };
+    let alias = server.endpoint.replace("127.0.0.1", "localhost");
+    let mut config = server.s3fs_config("endpoint", &[]);
+    config.extra = format!("[backends.s3fs.aws]\nendpoint = {alias:?}\n");
+    let a = BallastServe::start(config);
+    a.create("elsewhere", &[]).unwrap();
+    let err = a.mount("elsewhere", "m1").unwrap_err();
+    assert!(
+        err.contains("endpoint") && err.contains(&server.endpoint),
+        "expected a refusal naming the endpoint: {err}"
+    );
+    assert!(!a.is_mounted("elsewhere"));
+}
