@@ -158,11 +158,7 @@ impl SimCloud {
             ("EBS_TAG".into(), Self::cluster_tag(tag)),
         ];
         all.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = all
-            .iter()
-            .map(|(k, v)| format!("{k:?} = {v:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let settings = crate::serve::inline_table(&all);
         config.backend_toml = format!(
             "module = {:?}\n\
              capabilities = [\"log\", \"kv\", \"instance\", \"ec2\"]\n\

@@ -137,11 +137,7 @@ impl S3Server {
         config.backend = "s3fs".into();
         let mut all = self.settings();
         all.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = all
-            .iter()
-            .map(|(k, v)| format!("{k:?} = {v:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let settings = crate::serve::inline_table(&all);
         config.backend_toml = format!(
             "module = {:?}\n\
              capabilities = [\"log\", \"kv\", \"instance\", \"s3\"]\n\
@@ -149,6 +145,111 @@ impl S3Server {
             crate::module("ballast_s3fs").display().to_string(),
         );
         config
+    }
+
+    /// Every bucket, read with [`Self::client`] (blocking: not for use
+    /// inside an async runtime).
+    pub fn buckets(&self) -> Vec<String> {
+        block_on(async {
+            let out = self.client().await.list_buckets().send().await.unwrap();
+            out.buckets()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_string))
+                .collect()
+        })
+    }
+
+    /// Keys under `prefix` in `bucket` with their sizes (first page; blocking).
+    pub fn objects(&self, bucket: &str, prefix: &str) -> Vec<(String, i64)> {
+        block_on(async {
+            let out = self
+                .client()
+                .await
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("listing {bucket}/{prefix}: {e:?}"));
+            out.contents()
+                .iter()
+                .map(|o| {
+                    (
+                        o.key().unwrap_or_default().to_string(),
+                        o.size().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Keys under `prefix` in `bucket` (first page; blocking).
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        self.objects(bucket, prefix)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// An object's bytes (blocking); panics when it is missing.
+    pub fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        block_on(async {
+            let out = self
+                .client()
+                .await
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{bucket}/{key}: {e:?}"));
+            out.body.collect().await.unwrap().to_vec()
+        })
+    }
+
+    /// An object's text (blocking); panics when it is missing or not UTF-8.
+    pub fn object_text(&self, bucket: &str, key: &str) -> String {
+        String::from_utf8(self.object(bucket, key)).expect("UTF-8 object")
+    }
+
+    /// Create a bucket (blocking).
+    pub fn create_bucket(&self, bucket: &str) {
+        block_on(async {
+            let client = self.client().await;
+            client.create_bucket().bucket(bucket).send().await.unwrap();
+        })
+    }
+
+    /// Put an object (blocking).
+    pub fn put(&self, bucket: &str, key: &str, body: impl AsRef<[u8]>) {
+        block_on(async {
+            self.client()
+                .await
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.as_ref().to_vec().into())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("putting {bucket}/{key}: {e:?}"));
+        })
+    }
+
+    /// Delete every key under `prefix` (first page; blocking).
+    pub fn delete(&self, bucket: &str, prefix: &str) {
+        let keys = self.keys(bucket, prefix);
+        block_on(async {
+            let client = self.client().await;
+            for key in keys {
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
     }
 
     /// Stop the server now (the endpoint "dies"); its data goes with it.
@@ -187,4 +288,13 @@ fn wait_listening(port: u16, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Run `future` on a runtime of its own, so that tests stay synchronous.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
 }

@@ -43,6 +43,15 @@ pub struct BallastConfig {
     pub extra: String,
 }
 
+/// Key/value pairs as the inside of a TOML inline table: `"K" = "V", ...`.
+pub fn inline_table(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k:?} = {v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl BallastConfig {
     /// The built-in local backend under driver `ballast-e2e-<tag>-<pid>`, its
     /// socket in dockerd's legacy plugin directory.

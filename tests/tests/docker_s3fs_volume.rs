@@ -9,47 +9,6 @@ use ballast_tests::docker::{Docker, wait_until};
 use ballast_tests::s3::S3Server;
 use ballast_tests::serve::{BallastServe, DOCKER_PLUGIN_DIR, DRIVER_PREFIX};
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-/// Every key in `bucket` with its size.
-fn objects(server: &S3Server, bucket: &str) -> Vec<(String, i64)> {
-    block_on(async {
-        let out = server
-            .client()
-            .await
-            .list_objects_v2()
-            .bucket(bucket)
-            .send()
-            .await
-            .unwrap();
-        out.contents()
-            .iter()
-            .map(|o| (o.key().unwrap().to_string(), o.size().unwrap_or(-1)))
-            .collect()
-    })
-}
-
-fn object_bytes(server: &S3Server, bucket: &str, key: &str) -> Vec<u8> {
-    block_on(async {
-        let out = server
-            .client()
-            .await
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
-        out.body.collect().await.unwrap().into_bytes().to_vec()
-    })
-}
-
 #[test]
 fn containers_share_an_s3_volume_and_the_objects_are_in_the_bucket() {
     let Some(server) = S3Server::fast("docker s3fs volume") else {
@@ -136,7 +95,7 @@ fn containers_share_an_s3_volume_and_the_objects_are_in_the_bucket() {
     );
 
     // The objects are in the bucket, as written.
-    let stored = objects(&server, &volume);
+    let stored = server.objects(&volume, "");
     let keys: Vec<&str> = stored.iter().map(|(k, _)| k.as_str()).collect();
     for key in ["greeting", "blob", "blob.md5", "logs/app.log", "done"] {
         assert!(
@@ -149,7 +108,7 @@ fn containers_share_an_s3_volume_and_the_objects_are_in_the_bucket() {
         "{stored:?}"
     );
     assert_eq!(
-        object_bytes(&server, &volume, "greeting"),
+        server.object(&volume, "greeting"),
         b"hello-from-writer\n"
     );
 
@@ -176,20 +135,8 @@ fn containers_share_an_s3_volume_and_the_objects_are_in_the_bucket() {
         "docker volume rm of a non-empty S3 volume: {}",
         refused.describe()
     );
-    assert!(!objects(&server, &volume).is_empty());
+    assert!(!server.keys(&volume, "").is_empty());
     // Empty it (as an operator would) so that the tracked volume is removed at the end.
-    let leftover = objects(&server, &volume);
-    block_on(async {
-        let client = server.client().await;
-        for (key, _) in leftover {
-            client
-                .delete_object()
-                .bucket(&volume)
-                .key(key)
-                .send()
-                .await
-                .unwrap();
-        }
-    });
+    server.delete(&volume, "");
     docker.ok(&["volume", "rm", &volume]);
 }

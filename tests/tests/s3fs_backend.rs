@@ -17,74 +17,6 @@ fn host(server: &S3Server, tag: &str, settings: &[(&str, &str)]) -> BallastServe
     BallastServe::start(server.s3fs_config(tag, settings))
 }
 
-/// Run `future` (SDK checks) on a runtime of its own: the plugin calls
-/// make their own, so the tests themselves are synchronous.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-fn buckets(server: &S3Server) -> Vec<String> {
-    block_on(async {
-        let out = server.client().await.list_buckets().send().await.unwrap();
-        out.buckets()
-            .iter()
-            .filter_map(|b| b.name().map(str::to_string))
-            .collect()
-    })
-}
-
-fn keys(server: &S3Server, bucket: &str, prefix: &str) -> Vec<String> {
-    block_on(async {
-        let out = server
-            .client()
-            .await
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        out.contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_string))
-            .collect()
-    })
-}
-
-fn object(server: &S3Server, bucket: &str, key: &str) -> String {
-    block_on(async {
-        let out = server
-            .client()
-            .await
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{bucket}/{key}: {e:?}"));
-        String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
-    })
-}
-
-fn put(server: &S3Server, bucket: &str, key: &str, body: &str) {
-    block_on(async {
-        server
-            .client()
-            .await
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(body.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
-    })
-}
-
 fn status<'a>(volume: &'a serde_json::Value, key: &str) -> &'a str {
     volume["Status"][key].as_str().unwrap_or_default()
 }
@@ -123,9 +55,9 @@ fn bucket_mode_lifecycle(server: &S3Server, tag: &str) {
     let a = host(server, tag, &[("S3FS_OPTIONS", "allow_other,umask=022")]);
     a.create("pgdata", &[("uid", "1000"), ("gid", "1000")])
         .unwrap();
-    assert!(buckets(server).contains(&"pgdata".to_string()));
+    assert!(server.buckets().contains(&"pgdata".to_string()));
     let marker: serde_json::Value =
-        serde_json::from_str(&object(server, "pgdata", MARKER)).unwrap();
+        serde_json::from_str(&server.object_text("pgdata", MARKER)).unwrap();
     assert_eq!(marker["name"], "pgdata");
     assert_eq!(marker["options"]["uid"], 1000);
     assert_eq!(marker["options"]["gid"], 1000);
@@ -157,7 +89,7 @@ fn bucket_mode_lifecycle(server: &S3Server, tag: &str) {
     assert!(err.contains("asked for uid=2000"), "{err}");
 
     a.remove("pgdata").unwrap();
-    assert!(!buckets(server).contains(&"pgdata".to_string()));
+    assert!(!server.buckets().contains(&"pgdata".to_string()));
     assert!(a.get("pgdata").unwrap().is_null(), "Get after Remove");
 }
 
@@ -191,11 +123,11 @@ fn prefix_mode_keeps_any_volume_name_in_one_bucket() {
     a.create("Data_1", &[]).unwrap();
     a.create(&anonymous, &[("ro", "true")]).unwrap();
     assert_eq!(
-        buckets(&server),
+        server.buckets(),
         ["shared-vols"],
         "one bucket, made on demand"
     );
-    let mut stored = keys(&server, "shared-vols", "");
+    let mut stored = server.keys("shared-vols", "");
     stored.sort();
     assert_eq!(
         stored,
@@ -215,14 +147,14 @@ fn prefix_mode_keeps_any_volume_name_in_one_bucket() {
     assert!(a.get("Missing").unwrap().is_null());
 
     // Objects beside the volume are not the volume's.
-    put(&server, "shared-vols", "docker/Data_1/file.txt", "hello");
+    server.put("shared-vols", "docker/Data_1/file.txt", "hello");
     let err = a.remove("Data_1").unwrap_err();
     assert!(err.contains("1 objects"), "{err}");
     volume_rm(&a, "Data_1", true).unwrap();
-    assert!(keys(&server, "shared-vols", "docker/Data_1/").is_empty());
+    assert!(server.keys("shared-vols", "docker/Data_1/").is_empty());
     a.remove(&anonymous).unwrap();
-    assert!(keys(&server, "shared-vols", "").is_empty());
-    assert_eq!(buckets(&server), ["shared-vols"], "the shared bucket stays");
+    assert!(server.keys("shared-vols", "").is_empty());
+    assert_eq!(server.buckets(), ["shared-vols"], "the shared bucket stays");
 }
 
 #[test]
@@ -249,7 +181,7 @@ fn bad_names_and_options_are_refused_with_nothing_created() {
     assert!(err.contains("part_size"), "{err}");
     let err = a.create("good-name", &[("umask", "999")]).unwrap_err();
     assert!(err.contains("umask"), "{err}");
-    assert!(buckets(&server).is_empty(), "nothing was created");
+    assert!(server.buckets().is_empty(), "nothing was created");
 }
 
 #[test]
@@ -267,11 +199,11 @@ fn create_from_two_hosts_at_once_gives_one_volume() {
             one.join().unwrap().unwrap();
             two.join().unwrap().unwrap();
         });
-        assert_eq!(keys(&server, &name, ""), [MARKER]);
+        assert_eq!(server.keys(&name, ""), [MARKER]);
         assert_eq!(status(&a.get(&name).unwrap(), "options"), "uid=33");
         assert_eq!(status(&b.get(&name).unwrap(), "options"), "uid=33");
     }
-    assert_eq!(buckets(&server).len(), 3);
+    assert_eq!(server.buckets().len(), 3);
 }
 
 #[test]
@@ -282,17 +214,17 @@ fn remove_refuses_a_volume_with_data_unless_forced() {
     let a = host(&server, "force", &[]);
     a.create("full-vol", &[]).unwrap();
     for i in 0..3 {
-        put(&server, "full-vol", &format!("dir/file{i}"), "data");
+        server.put("full-vol", &format!("dir/file{i}"), "data");
     }
     let err = a.remove("full-vol").unwrap_err();
     assert!(err.contains("3 objects"), "{err}");
     assert!(err.contains("ballast volume rm --force full-vol"), "{err}");
-    assert_eq!(keys(&server, "full-vol", "").len(), 4, "nothing deleted");
+    assert_eq!(server.keys("full-vol", "").len(), 4, "nothing deleted");
     let err = volume_rm(&a, "full-vol", false).unwrap_err();
     assert!(err.contains("not empty"), "{err}");
 
     volume_rm(&a, "full-vol", true).unwrap();
-    assert!(!buckets(&server).contains(&"full-vol".to_string()));
+    assert!(!server.buckets().contains(&"full-vol".to_string()));
     assert!(a.get("full-vol").unwrap().is_null());
 }
 
@@ -301,17 +233,9 @@ fn an_existing_bucket_is_a_volume_and_create_adopts_it() {
     let Some(server) = S3Server::fast("s3fs adopt") else {
         return;
     };
-    block_on(async {
-        let client = server.client().await;
-        client
-            .create_bucket()
-            .bucket("legacy")
-            .send()
-            .await
-            .unwrap();
-    });
+    server.create_bucket("legacy");
     for i in 0..5 {
-        put(&server, "legacy", &format!("f{i}"), "12345");
+        server.put("legacy", &format!("f{i}"), "12345");
     }
     let a = host(&server, "adopt", &[]);
     assert_eq!(names(&a), ["legacy"], "REX-Ray listed every bucket");
@@ -319,7 +243,7 @@ fn an_existing_bucket_is_a_volume_and_create_adopts_it() {
     assert_eq!(status(&got, "objects"), "5");
     assert_eq!(status(&got, "bytes"), "25");
     a.create("legacy", &[]).unwrap();
-    assert!(keys(&server, "legacy", "").contains(&MARKER.to_string()));
+    assert!(server.keys("legacy", "").contains(&MARKER.to_string()));
     let got = a.get("legacy").unwrap();
     assert_eq!(status(&got, "objects"), "5", "the marker is not counted");
     assert_eq!(status(&got, "bytes"), "25");
@@ -345,11 +269,11 @@ fn mount_writes_through_to_the_bucket() {
     assert_eq!(listed, ["hello.txt"], "the marker is hidden");
     a.unmount("mounted", "m1").unwrap();
     assert_eq!(
-        object(&server, "mounted", "hello.txt"),
+        server.object_text("mounted", "hello.txt"),
         "hello from a container"
     );
     assert!(
-        !keys(&server, "mounted", "").is_empty(),
+        !server.keys("mounted", "").is_empty(),
         "the marker stays hidden but present"
     );
 }
@@ -400,7 +324,7 @@ fn a_restarted_host_serves_its_object_mounts_again() {
         a.log()
     );
     assert_eq!(
-        object(&server, "survivor", "after.txt"),
+        server.object_text("survivor", "after.txt"),
         "written after the restart"
     );
 }

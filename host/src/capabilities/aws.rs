@@ -17,8 +17,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::Credentials;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::{AwsConfig, AwsRetryMode};
+use crate::runtime::bindings::BackendError;
 
 /// Where a capability's AWS client comes from, resolved from config and
 /// settings. `Debug` redacts the secret key.
@@ -172,6 +174,58 @@ pub fn is_secret_setting(key: &str) -> bool {
     ["accesskey", "secretkey", "access_key", "secret_key"].contains(&key.as_str())
         || key.ends_with("_accesskey")
         || key.ends_with("_secretkey")
+}
+
+/// How an AWS capability names one service error: its code, message and
+/// HTTP status, for an action.
+pub type Classify = fn(&str, Option<&str>, Option<&str>, Option<u16>) -> BackendError;
+
+/// Map one SDK error of `action` for any AWS service: service errors by the
+/// service's own `classify`; timeouts, unsendable requests and unreadable
+/// 5xx answers are `unavailable` (the SDK has retried them already).
+pub fn sdk_error<E>(action: &str, err: &SdkError<E>, classify: Classify) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let context = || error_chain(err);
+    match err {
+        SdkError::ServiceError(service) => classify(
+            action,
+            service.err().code(),
+            service.err().message(),
+            Some(service.raw().status().as_u16()),
+        ),
+        SdkError::TimeoutError(_) => BackendError::Unavailable(format!(
+            "{action}: Timeout: no answer in time ({})",
+            context()
+        )),
+        SdkError::DispatchFailure(_) => BackendError::Unavailable(format!(
+            "{action}: DispatchFailure: the request could not be sent ({})",
+            context()
+        )),
+        SdkError::ResponseError(response) if response.raw().status().is_server_error() => {
+            BackendError::Unavailable(format!(
+                "{action}: HTTP {}: unreadable answer ({})",
+                response.raw().status().as_u16(),
+                context()
+            ))
+        }
+        _ => BackendError::Internal(format!("{action}: {}", context())),
+    }
+}
+
+/// An error and its sources, "outer: inner: innermost" (no Debug dumps).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = e.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
+use crate::capabilities::aws;
 use crate::runtime::bindings::BackendError;
 
 /// A `map_err` adapter: `call.send().await.map_err(sdk("CreateVolume"))`.
@@ -22,45 +23,7 @@ pub fn from_sdk<E>(action: &str, err: &SdkError<E>) -> BackendError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let context = || chain(err);
-    match err {
-        SdkError::ServiceError(service) => classify(
-            action,
-            service.err().code(),
-            service.err().message(),
-            Some(service.raw().status().as_u16()),
-        ),
-        SdkError::TimeoutError(_) => BackendError::Unavailable(format!(
-            "{action}: Timeout: no answer in time ({})",
-            context()
-        )),
-        SdkError::DispatchFailure(_) => BackendError::Unavailable(format!(
-            "{action}: DispatchFailure: the request could not be sent ({})",
-            context()
-        )),
-        SdkError::ResponseError(response) if response.raw().status().is_server_error() => {
-            BackendError::Unavailable(format!(
-                "{action}: HTTP {}: unreadable answer ({})",
-                response.raw().status().as_u16(),
-                context()
-            ))
-        }
-        _ => BackendError::Internal(format!("{action}: {}", context())),
-    }
-}
-
-/// An error and its sources, "outer: inner: innermost" (no Debug dumps).
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text = format!("{text}: {part}");
-        }
-        source = e.source();
-    }
-    text
+    aws::sdk_error(action, err, classify)
 }
 
 /// Map EC2's error `code` (with its `message` and HTTP `status`) for `action`.
