@@ -10,6 +10,15 @@ const MIB: usize = 1024 * 1024;
 /// S3 refuses multipart parts below 5 MiB (except the last) and above 5 GiB.
 const MIN_PART_MIB: usize = 5;
 const MAX_PART_MIB: usize = 5 * 1024;
+/// How long what S3 said about a name (stat, listing, absence) is trusted
+/// before asking again. Changes made through this mount are seen by it at
+/// once whatever the TTL; the TTL only bounds how late changes made by
+/// other hosts show up. mountpoint-s3 uses 1 s, which makes `ls -l` then
+/// `stat` of a large directory repeat requests; s3fs-fuse caches stat for
+/// 900 s, which hides other hosts' writes for a quarter of an hour. A few
+/// seconds keeps one `ls -l`/`find` pass served from its own listing while
+/// other hosts' changes still appear quickly.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 
 /// What one FUSE object mount serves and how it bounds itself.
 #[derive(Debug, Clone)]
@@ -23,7 +32,8 @@ pub struct ObjectFsConfig {
     pub dir_mode: u16,
     pub allow_other: bool,
     pub read_only: bool,
-    /// stat/readdir cache lifetime, also the kernel's entry/attr TTL.
+    /// stat/readdir cache lifetime, also the kernel's entry/attr TTL
+    /// (default `DEFAULT_TTL`).
     pub metadata_ttl: Duration,
     /// Multipart part size and sequential read chunk.
     pub part_size: usize,
@@ -71,7 +81,7 @@ impl ObjectFsConfig {
             dir_mode: 0o755,
             allow_other: true,
             read_only: false,
-            metadata_ttl: Duration::from_secs(1),
+            metadata_ttl: DEFAULT_TTL,
             part_size: 8 * MIB,
             upload_concurrency: 8,
             read_concurrency: 8,

@@ -25,7 +25,7 @@ use fuser::{
 };
 use tokio::runtime::Handle as Runtime;
 
-use super::inode::{Kind, Listing};
+use super::inode::{Entry, Kind, Listing};
 use super::ops::Inner;
 use super::s3ops::Res;
 
@@ -34,7 +34,7 @@ const MAX_WRITE: u32 = 1024 * 1024;
 pub struct ObjectFs {
     pub inner: Arc<Inner>,
     pub rt: Runtime,
-    dirs: Arc<Mutex<HashMap<u64, Listing>>>,
+    dirs: Arc<Mutex<HashMap<u64, Arc<Listing>>>>,
     next_dir: std::sync::atomic::AtomicU64,
 }
 
@@ -67,7 +67,7 @@ impl ObjectFs {
         self.inner.cfg.read_only
     }
 
-    fn dirs(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Listing>> {
+    fn dirs(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Listing>>> {
         self.dirs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -174,6 +174,10 @@ impl Filesystem for ObjectFs {
             move |i| async move { i.lookup(parent.0, &name).await },
             entry(reply, ttl),
         );
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.inner.table().forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -452,15 +456,17 @@ impl Filesystem for ObjectFs {
         let Some(listing) = self.dirs().get(&fh.0).cloned() else {
             return reply.error(Errno::EBADF);
         };
-        let parent = self.inner.node(ino.0).map(|n| n.parent).unwrap_or(ino.0);
-        let table = self.inner.table();
-        for (i, (name, child)) in with_dots(&listing, ino.0, parent)
-            .enumerate()
-            .skip(offset as usize)
-        {
-            let kind = match table.get(child).map(|n| n.kind) {
-                Some(Kind::Dir) => FileType::Directory,
-                _ => FileType::RegularFile,
+        let mut table = self.inner.table();
+        let parent = table.get(ino.0).map(|n| n.parent).unwrap_or(ino.0);
+        for (i, (name, kind)) in with_dots(&listing).enumerate().skip(offset as usize) {
+            let child = match name {
+                "." => ino.0,
+                ".." => parent,
+                _ => table.ino_hint(ino.0, name),
+            };
+            let kind = match kind {
+                Kind::Dir => FileType::Directory,
+                Kind::File => FileType::RegularFile,
             };
             if reply.add(INodeNo(child), i as u64 + 1, kind, name) {
                 break;
@@ -469,6 +475,8 @@ impl Filesystem for ObjectFs {
         reply.ok();
     }
 
+    /// Each entry carries its attributes from the listing, so `ls -l` needs
+    /// no request per entry; each one handed out is a kernel reference.
     fn readdirplus(
         &self,
         _req: &Request,
@@ -481,12 +489,32 @@ impl Filesystem for ObjectFs {
             return reply.error(Errno::EBADF);
         };
         let ttl = self.ttl();
-        let parent = self.inner.node(ino.0).map(|n| n.parent).unwrap_or(ino.0);
-        let table = self.inner.table();
-        for (i, (name, child)) in with_dots(&listing, ino.0, parent)
-            .enumerate()
-            .skip(offset as usize)
-        {
+        let mut table = self.inner.table();
+        let parent = table.get(ino.0).map(|n| n.parent).unwrap_or(ino.0);
+        let entries = [(".", None), ("..", None)]
+            .into_iter()
+            .chain(listing.entries.iter().map(|e| (e.name.as_str(), Some(e))));
+        for (i, (name, entry)) in entries.enumerate().skip(offset as usize) {
+            let (child, counted) = match (name, entry) {
+                (".", None) => (ino.0, false),
+                ("..", None) => (parent, false),
+                (
+                    _,
+                    Some(Entry {
+                        kind,
+                        meta: Some(meta),
+                        ..
+                    }),
+                ) => (
+                    table.upsert(ino.0, name, *kind, Some(meta), listing.at),
+                    true,
+                ),
+                // A local file (held until uploaded), or gone since.
+                _ => match table.child(ino.0, name) {
+                    Some(node) => (node.ino, true),
+                    None => continue,
+                },
+            };
             let Some(node) = table.get(child) else {
                 continue;
             };
@@ -499,7 +527,11 @@ impl Filesystem for ObjectFs {
                 &attr,
                 Generation(0),
             ) {
+                table.collect(child);
                 break;
+            }
+            if counted {
+                table.remember(child);
             }
         }
         reply.ok();
@@ -610,8 +642,8 @@ impl Filesystem for ObjectFs {
     }
 }
 
-fn with_dots(listing: &Listing, ino: u64, parent: u64) -> impl Iterator<Item = (&str, u64)> {
-    [(".", ino), ("..", parent)]
+fn with_dots(listing: &Listing) -> impl Iterator<Item = (&str, Kind)> {
+    [(".", Kind::Dir), ("..", Kind::Dir)]
         .into_iter()
-        .chain(listing.iter().map(|e| (e.name.as_str(), e.ino)))
+        .chain(listing.entries.iter().map(|e| (e.name.as_str(), e.kind)))
 }

@@ -19,8 +19,9 @@ use super::write::{StagedFile, StreamLimits, StreamWriter, Uploader, upload_file
 pub enum WriteState {
     /// Nothing written: the object in S3 is the truth.
     Clean,
-    /// New or truncated file streaming to S3.
-    Stream(StreamWriter),
+    /// New or truncated file streaming to S3 (boxed: it is much larger
+    /// than the other states).
+    Stream(Box<StreamWriter>),
     /// A local copy; `dirty` when it differs from S3.
     Staged { file: StagedFile, dirty: bool },
 }
@@ -68,12 +69,12 @@ impl Handles {
 }
 
 impl Inner {
-    fn new_stream(&self, key: &str) -> StreamWriter {
+    fn new_stream(&self, key: &str) -> WriteState {
         let limits = StreamLimits {
             part_size: self.cfg.part_size,
             staging: self.staging.clone(),
         };
-        StreamWriter::new(limits, self.uploader(key))
+        WriteState::Stream(Box::new(StreamWriter::new(limits, self.uploader(key))))
     }
 
     fn uploader(&self, key: &str) -> Uploader {
@@ -102,8 +103,7 @@ impl Inner {
         }
         let writable = flags & libc_accmode() != 0;
         let write = if writable && flags & O_TRUNC != 0 {
-            self.set_dirty_size(ino, 0);
-            WriteState::Stream(self.new_stream(&node.key))
+            self.new_stream(&node.key)
         } else {
             WriteState::Clean
         };
@@ -112,7 +112,16 @@ impl Inner {
             reader: None,
             write,
         };
-        self.handles.insert(handle, self.cfg.max_handles)
+        let fh = self.handles.insert(handle, self.cfg.max_handles)?;
+        let mut table = self.table();
+        table.opened(ino);
+        if writable
+            && flags & O_TRUNC != 0
+            && let Some(node) = table.get_mut(ino)
+        {
+            node.dirty_size = Some(0);
+        }
+        Ok(fh)
     }
 
     /// create(2): the file exists locally until its first flush uploads it.
@@ -123,21 +132,29 @@ impl Inner {
         if self.handles.len() >= self.cfg.max_handles {
             return Err(Errno::ENFILE);
         }
-        let ino = self
-            .table()
-            .create_local(parent, name)
-            .ok_or(Errno::ENOENT)?;
-        let key = self.node(ino)?.key;
-        self.set_dirty_size(ino, 0);
+        // The reply hands the kernel a reference, and the handle is open:
+        // both counted under the lock that created the inode.
+        let (ino, key) = {
+            let mut table = self.table();
+            let ino = table.create_local(parent, name).ok_or(Errno::ENOENT)?;
+            table.remember(ino);
+            table.opened(ino);
+            let node = table.get_mut(ino).ok_or(Errno::ENOENT)?;
+            node.dirty_size = Some(0);
+            (ino, node.key.clone())
+        };
         let handle = Handle {
             ino,
             reader: None,
-            write: WriteState::Stream(self.new_stream(&key)),
+            write: self.new_stream(&key),
         };
         match self.handles.insert(handle, self.cfg.max_handles) {
             Ok(fh) => Ok((ino, fh)),
             Err(e) => {
-                self.table().remove(ino);
+                let mut table = self.table();
+                table.closed(ino);
+                table.forget(ino, 1);
+                table.remove(ino);
                 Err(e)
             }
         }
@@ -212,7 +229,7 @@ impl Inner {
     async fn start_writing(&self, ino: u64) -> Res<WriteState> {
         let node = self.node(ino)?;
         if node.size == 0 {
-            return Ok(WriteState::Stream(self.new_stream(&node.key)));
+            return Ok(self.new_stream(&node.key));
         }
         let file = StagedFile::download(
             &self.staging,
@@ -225,8 +242,13 @@ impl Inner {
         Ok(WriteState::Staged { file, dirty: false })
     }
 
-    /// Stream → staged for a write the stream cannot take.
+    /// Stream → staged for a write the stream cannot take; when the
+    /// stream has no way back to its uploaded parts the write fails and
+    /// the stream goes on unchanged.
     fn to_staged<'a>(&self, state: &'a mut WriteState) -> Res<&'a mut StagedFile> {
+        if let WriteState::Stream(w) = state {
+            w.can_stage()?;
+        }
         let old = std::mem::replace(state, WriteState::Clean);
         let WriteState::Stream(w) = old else {
             *state = old;
@@ -250,7 +272,7 @@ impl Inner {
         let ino = h.ino;
         if matches!(h.write, WriteState::Clean) {
             h.write = if size == 0 {
-                WriteState::Stream(self.new_stream(&self.node(ino)?.key))
+                self.new_stream(&self.node(ino)?.key)
             } else {
                 self.start_writing(ino).await?
             };
@@ -301,6 +323,16 @@ impl Inner {
     }
 
     async fn commit(&self, h: &mut Handle) -> Res<()> {
+        let result = self.upload(h).await;
+        if result.is_err() && matches!(h.write, WriteState::Clean) {
+            // What the handle wrote went with the failed upload: S3 is the
+            // truth again (the next stat asks it).
+            self.table().expire(h.ino);
+        }
+        result
+    }
+
+    async fn upload(&self, h: &mut Handle) -> Res<()> {
         let node = self.node(h.ino)?;
         if node.unlinked {
             h.write = WriteState::Clean;
@@ -313,7 +345,7 @@ impl Inner {
                 else {
                     return Err(Errno::EIO);
                 };
-                self.finish_stream(w, &node).await?
+                self.finish_stream(*w, &node).await?
             }
             WriteState::Staged { file, dirty } => {
                 let meta = upload_file(file, self.uploader(&node.key), self.cfg.part_size).await?;
@@ -351,11 +383,12 @@ impl Inner {
         };
         let mut h = shared.lock().await;
         let result = self.commit(&mut h).await;
-        if let Some(node) = self.table().get_mut(h.ino)
-            && result.is_err()
-        {
-            node.dirty_size = None;
+        if result.is_err() {
+            // Nothing else will upload it: the handle's bytes are dropped.
+            h.write = WriteState::Clean;
+            self.table().expire(h.ino);
         }
+        self.table().closed(h.ino);
         result
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use fuser::{Errno, FileAttr, RenameFlags};
 
@@ -15,7 +15,7 @@ use super::ObjectFsConfig;
 use super::handle::Handles;
 use super::inode::{AttrPolicy, Entry, Kind, Listing, MARKER, Node, ROOT, Table, child_key};
 use super::read::Memory;
-use super::s3ops::{ObjectMeta, Res, S3};
+use super::s3ops::{Found, ObjectMeta, Res, S3};
 use super::write::StagingBudget;
 
 const COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
@@ -59,53 +59,102 @@ impl Inner {
         }
     }
 
+    /// FUSE lookup: `resolve`, and the entry handed to the kernel counts
+    /// one reference, taken under the same lock that found the inode (so a
+    /// concurrent forget cannot drop it in between).
     pub async fn lookup(&self, parent: u64, name: &str) -> Res<FileAttr> {
+        self.resolve(parent, name, true).await
+    }
+
+    /// The node at `parent/name` (no kernel reference taken).
+    async fn existing(&self, parent: u64, name: &str) -> Res<Node> {
+        let attr = self.resolve(parent, name, false).await?;
+        self.node(attr.ino.0)
+    }
+
+    /// A fresh node answers; else a fresh listing of `parent` answers,
+    /// positive or negative; else S3.
+    async fn resolve(&self, parent: u64, name: &str, count: bool) -> Res<FileAttr> {
         if Self::hidden(parent, name) || name.contains('/') {
             return Err(Errno::ENOENT);
         }
         let ttl = self.cfg.metadata_ttl;
-        let (parent_key, cached, listing) = {
-            let table = self.table();
+        let parent_key = {
+            let mut table = self.table();
             let p = table.get(parent).ok_or(Errno::ENOENT)?;
             if p.kind != Kind::Dir {
                 return Err(Errno::ENOTDIR);
             }
-            let cached = table.child(parent, name).filter(|n| n.fresh(ttl)).cloned();
-            (p.key.clone(), cached, table.listing(parent, ttl))
+            let parent_key = p.key.clone();
+            let cached = table
+                .child(parent, name)
+                .filter(|n| n.fresh(ttl))
+                .map(|n| n.ino);
+            let ino = match (cached, table.listing(parent, ttl)) {
+                (Some(ino), _) => Some(ino),
+                (None, Some(listing)) => {
+                    let entry = listing.get(name).ok_or(Errno::ENOENT)?;
+                    match &entry.meta {
+                        Some(meta) => {
+                            Some(table.upsert(parent, name, entry.kind, Some(meta), listing.at))
+                        }
+                        // A local file: its inode is held until uploaded.
+                        None => table.child(parent, name).map(|n| n.ino),
+                    }
+                }
+                (None, None) => None,
+            };
+            if let Some(ino) = ino {
+                return self.answer(&mut table, ino, count);
+            }
+            parent_key
         };
-        if let Some(node) = cached {
-            return Ok(self.policy.attr(&node));
-        }
-        if let Some(listing) = listing {
-            // A fresh listing is authoritative for both answers.
-            let entry = listing
-                .iter()
-                .find(|e| e.name == name)
-                .ok_or(Errno::ENOENT)?;
-            return self.attr_of(entry.ino);
-        }
-        self.lookup_remote(parent, name, &child_key(&parent_key, name))
-            .await
-    }
-
-    /// HEAD the key and probe the prefix at once; a directory wins when
-    /// both exist (its children would be unreachable otherwise).
-    async fn lookup_remote(&self, parent: u64, name: &str, key: &str) -> Res<FileAttr> {
-        let dir_prefix = format!("{key}/");
-        let (file, dir) = tokio::join!(self.s3.head(key), self.s3.dir_exists(&dir_prefix));
+        let key = child_key(&parent_key, name);
+        let found = self.find(&key).await?;
+        let at = Instant::now();
         let mut table = self.table();
-        let ino = if dir? {
-            table.upsert(parent, name, Kind::Dir, Some(&self.dir_meta()))
-        } else if let Some(meta) = file? {
-            table.upsert(parent, name, Kind::File, Some(&meta))
+        let ino = if found.is_dir {
+            table.upsert(parent, name, Kind::Dir, Some(&self.dir_meta()), at)
+        } else if let Some(meta) = &found.file {
+            table.upsert(parent, name, Kind::File, Some(meta), at)
         } else {
-            if let Some(stale) = table.child(parent, name).map(|n| n.ino) {
+            if let Some(stale) = table.child(parent, name).filter(|n| !n.local) {
+                let stale = stale.ino;
                 table.remove(stale);
             }
             return Err(Errno::ENOENT);
         };
-        let node = table.get(ino).ok_or(Errno::ENOENT)?;
-        Ok(self.policy.attr(node))
+        self.answer(&mut table, ino, count)
+    }
+
+    fn answer(&self, table: &mut Table, ino: u64, count: bool) -> Res<FileAttr> {
+        if count {
+            table.remember(ino);
+        }
+        Ok(self.policy.attr(table.get(ino).ok_or(Errno::ENOENT)?))
+    }
+
+    /// What S3 holds at `key`: one delimited listing normally; when that
+    /// page could not answer, a HEAD and a prefix probe. A directory wins
+    /// when both exist (its children would be unreachable otherwise), and
+    /// a failed HEAD does not matter when the directory is there (some
+    /// servers answer HEAD of a directory-backed key with an error).
+    async fn find(&self, key: &str) -> Res<Found> {
+        if let Some(found) = self.s3.lookup(key).await? {
+            return Ok(found);
+        }
+        let dir_prefix = format!("{key}/");
+        let (file, dir) = tokio::join!(self.s3.head(key), self.s3.dir_exists(&dir_prefix));
+        if dir? {
+            return Ok(Found {
+                file: None,
+                is_dir: true,
+            });
+        }
+        Ok(Found {
+            file: file?,
+            is_dir: false,
+        })
     }
 
     pub async fn getattr(&self, ino: u64) -> Res<FileAttr> {
@@ -114,10 +163,12 @@ impl Inner {
         {
             return Ok(self.policy.attr(&node));
         }
-        match self.s3.head(&node.key).await? {
+        let head = self.s3.head(&node.key).await?;
+        let at = Instant::now();
+        match head {
             Some(meta) => {
                 let mut table = self.table();
-                table.upsert(node.parent, &node.name, Kind::File, Some(&meta));
+                table.upsert(node.parent, &node.name, Kind::File, Some(&meta), at);
                 let fresh = table.get(ino).ok_or(Errno::ENOENT)?;
                 Ok(self.policy.attr(fresh))
             }
@@ -128,8 +179,9 @@ impl Inner {
 
     /// The entries of directory `ino`: cached for the TTL, else every page
     /// of a delimited ListObjectsV2, plus files created here and not yet
-    /// uploaded. Attributes come from the listing (no HEAD per entry).
-    pub async fn list_dir(&self, ino: u64) -> Res<Listing> {
+    /// uploaded. The listing is the metadata cache of its entries (no HEAD
+    /// per entry), timed from when its last page arrived.
+    pub async fn list_dir(&self, ino: u64) -> Res<Arc<Listing>> {
         let node = self.node(ino)?;
         if node.kind != Kind::Dir {
             return Err(Errno::ENOTDIR);
@@ -152,27 +204,22 @@ impl Inner {
                 break;
             }
         }
-        let mut table = self.table();
+        let at = Instant::now();
         let mut seen = HashSet::new();
         let mut entries = Vec::with_capacity(files.len() + dirs.len());
         let dir_meta = self.dir_meta();
-        let kinds = dirs.iter().map(|d| (d, Kind::Dir, &dir_meta));
-        for (name, kind, meta) in kinds.chain(files.iter().map(|(n, m)| (n, Kind::File, m))) {
-            if Self::hidden(ino, name) || !seen.insert(name.clone()) {
+        let kinds = dirs.into_iter().map(|d| (d, Kind::Dir, dir_meta.clone()));
+        for (name, kind, meta) in kinds.chain(files.into_iter().map(|(n, m)| (n, Kind::File, m))) {
+            if Self::hidden(ino, &name) || !seen.insert(name.clone()) {
                 continue;
             }
-            let child = table.upsert(ino, name, kind, Some(meta));
             entries.push(Entry {
-                name: name.clone(),
-                ino: child,
+                name,
+                kind,
+                meta: Some(meta),
             });
         }
-        for local in table.local_children(ino) {
-            if seen.insert(local.name.clone()) {
-                entries.push(local);
-            }
-        }
-        Ok(table.set_listing(ino, entries))
+        Ok(self.table().set_listing(ino, entries, at))
     }
 
     pub async fn mkdir(&self, parent: u64, name: &str) -> Res<FileAttr> {
@@ -187,14 +234,9 @@ impl Inner {
             mtime: SystemTime::now(),
             ..self.dir_meta()
         };
-        let ino = table.upsert(parent, name, Kind::Dir, Some(&meta));
+        let ino = table.upsert(parent, name, Kind::Dir, Some(&meta), Instant::now());
         table.invalidate_listing(parent);
-        Ok(self.policy.attr(table.get(ino).ok_or(Errno::EIO)?))
-    }
-
-    async fn existing(&self, parent: u64, name: &str) -> Res<Node> {
-        let attr = self.lookup(parent, name).await?;
-        self.node(attr.ino.0)
+        self.answer(&mut table, ino, true)
     }
 
     pub async fn unlink(&self, parent: u64, name: &str) -> Res<()> {

@@ -71,6 +71,9 @@ impl ReadOut {
 enum State {
     Pending(JoinHandle<Res<Vec<u8>>>),
     Ready(Arc<Vec<u8>>),
+    /// The GET failed: every later read of this part gets the same error
+    /// (the task's handle must not be polled again).
+    Failed(Errno),
 }
 
 struct Part {
@@ -83,14 +86,16 @@ struct Part {
 impl Part {
     async fn data(&mut self) -> Res<Arc<Vec<u8>>> {
         if let State::Pending(task) = &mut self.state {
-            let data = task.await.map_err(|_| Errno::EIO)??;
-            if data.len() as u64 != self.end - self.start {
-                return Err(Errno::EIO);
-            }
-            self.state = State::Ready(Arc::new(data));
+            let expected = self.end - self.start;
+            self.state = match task.await.map_err(|_| Errno::EIO).and_then(|r| r) {
+                Ok(data) if data.len() as u64 == expected => State::Ready(Arc::new(data)),
+                Ok(_) => State::Failed(Errno::EIO),
+                Err(e) => State::Failed(e),
+            };
         }
         match &self.state {
             State::Ready(data) => Ok(data.clone()),
+            State::Failed(e) => Err(*e),
             State::Pending(_) => unreachable!("resolved above"),
         }
     }

@@ -17,6 +17,17 @@ use fuser::Errno;
 
 pub type Res<T> = Result<T, Errno>;
 
+/// Keys a lookup's listing asks for: enough to reach `name/` past a few
+/// siblings like `name.bak` that sort before it.
+const LOOKUP_KEYS: i32 = 16;
+
+/// What a lookup found at one key.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub file: Option<ObjectMeta>,
+    pub is_dir: bool,
+}
+
 /// What a HEAD or a listing says about one object.
 #[derive(Debug, Clone)]
 pub struct ObjectMeta {
@@ -115,6 +126,41 @@ impl S3 {
             }
         }
         Ok(page)
+    }
+
+    /// What exists at `key`: a file `key`, a directory `key/` (marker or
+    /// implicit prefix), both or neither, answered by one delimited
+    /// ListObjectsV2 with prefix `key`. `None` when the page was cut short
+    /// before answering both (many siblings sorting between `key` and
+    /// `key/`, like `key.1` ... `key.99`): the caller probes directly.
+    pub async fn lookup(&self, key: &str) -> Res<Option<Found>> {
+        let full = self.full(key);
+        let dir = format!("{full}/");
+        let request = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .delimiter("/")
+            .max_keys(LOOKUP_KEYS);
+        let out = timed(self.timeout, request.send())
+            .await?
+            .map_err(|e| log_error("ListObjectsV2", key, &e))?;
+        let file = out
+            .contents()
+            .iter()
+            .find(|o| o.key() == Some(full.as_str()))
+            .map(|o| meta(o.size(), o.last_modified(), o.e_tag()));
+        let is_dir = out
+            .common_prefixes()
+            .iter()
+            .any(|p| p.prefix() == Some(&dir))
+            || out
+                .contents()
+                .iter()
+                .any(|o| o.key().is_some_and(|k| k.starts_with(&dir)));
+        let complete = !out.is_truncated().unwrap_or(false);
+        Ok((complete || (file.is_some() && is_dir)).then_some(Found { file, is_dir }))
     }
 
     /// True when anything exists under `dir` ("a/b/"), marker included.
@@ -237,12 +283,18 @@ impl S3 {
             .build())
     }
 
+    /// Completes the upload of `size` bytes. An error answer is not taken
+    /// at its word: the upload may be done even so (a lost or unreadable
+    /// response; moto answers with a `CompleteMultipartUploadResponse` root
+    /// the SDK refuses to parse). When the upload no longer exists and the
+    /// key holds an object of exactly `size` bytes, that object is ours.
     pub async fn complete_upload(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<CompletedPart>,
-    ) -> Res<Option<String>> {
+        size: u64,
+    ) -> Res<ObjectMeta> {
         let request = self
             .client
             .complete_multipart_upload()
@@ -254,10 +306,46 @@ impl S3 {
                     .set_parts(Some(parts))
                     .build(),
             );
-        let out = timed(self.timeout, request.send())
-            .await?
-            .map_err(|e| log_error("CompleteMultipartUpload", key, &e))?;
-        Ok(out.e_tag().map(str::to_string))
+        let error = match timed(self.timeout, request.send()).await {
+            Ok(Ok(out)) => {
+                return Ok(ObjectMeta {
+                    size,
+                    mtime: SystemTime::now(),
+                    etag: out.e_tag().map(str::to_string),
+                });
+            }
+            Ok(Err(e)) => log_error("CompleteMultipartUpload", key, &e),
+            Err(timeout) => timeout,
+        };
+        if !self.upload_pending(key, upload_id).await?
+            && let Some(done) = self.head(key).await?
+            && done.size == size
+        {
+            tracing::info!(
+                key,
+                "CompleteMultipartUpload failed, but the upload is done"
+            );
+            return Ok(done);
+        }
+        Err(error)
+    }
+
+    /// Whether multipart upload `upload_id` still exists (not completed,
+    /// not aborted): asked after CompleteMultipartUpload answered with an
+    /// error, which may have happened after the upload was done.
+    pub async fn upload_pending(&self, key: &str, upload_id: &str) -> Res<bool> {
+        let request = self
+            .client
+            .list_parts()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .upload_id(upload_id)
+            .max_parts(1);
+        match timed(self.timeout, request.send()).await? {
+            Ok(_) => Ok(true),
+            Err(e) if errno_of(&e) == Errno::ENOENT => Ok(false),
+            Err(e) => Err(log_error("ListParts", key, &e)),
+        }
     }
 
     /// Best effort: an abandoned upload only costs storage until the
@@ -330,7 +418,7 @@ fn meta(
 fn errno_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Errno {
     let status = e.raw_response().map(|r| r.status().as_u16());
     match (status, e.code()) {
-        (Some(404), _) | (_, Some("NoSuchKey" | "NotFound")) => Errno::ENOENT,
+        (Some(404), _) | (_, Some("NoSuchKey" | "NotFound" | "NoSuchUpload")) => Errno::ENOENT,
         (Some(403), _) | (_, Some("AccessDenied")) => Errno::EACCES,
         _ => Errno::EIO,
     }

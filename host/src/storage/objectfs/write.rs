@@ -4,12 +4,16 @@
 //!   to S3 as a multipart upload with up to `upload_concurrency` parts in
 //!   flight; a file that ends below one part is a single PutObject. Nothing
 //!   becomes visible before `finish` (close/fsync) completes the upload.
-//!   Once the first part ships, every byte is also teed into a staging file
-//!   while the staging budget allows, so that a later non-sequential write
-//!   (backwards into a part already uploaded) can switch to staging without
-//!   losing data; when the budget ran out the tee is dropped and such a write
-//!   fails with ENOSPC. Forward jumps are filled with zeros (sparse writes),
-//!   and rewrites inside the not-yet-shipped buffer are patched in place.
+//!   Once the first part ships, the bytes are also teed into a staging file
+//!   while the file is at most `TEE_LIMIT` long (and the staging budget
+//!   allows), so that a later non-sequential write (backwards into a part
+//!   already uploaded, like patching a header) can switch to staging without
+//!   losing data. Past that the tee is dropped: teeing every byte of a large
+//!   file would double the local disk traffic of every big sequential write
+//!   for a pattern that is rare there, so such a write fails (ENOTSUP past
+//!   the limit, ENOSPC when the budget ran out). Forward jumps are filled
+//!   with zeros (sparse writes), and rewrites inside the not-yet-shipped
+//!   buffer are patched in place.
 //! - `StagedFile`: overwrite, append, truncate and random writes of an
 //!   existing object go through a local file under `staging_dir` (downloaded
 //!   first), uploaded whole on close/fsync (`upload_file`).
@@ -255,14 +259,16 @@ impl Uploader {
         Ok(())
     }
 
-    /// Waits for every part and completes the upload.
-    pub async fn complete(&mut self) -> Res<Option<String>> {
+    /// Waits for every part and completes the upload of `size` bytes.
+    pub async fn complete(&mut self, size: u64) -> Res<ObjectMeta> {
         while !self.inflight.is_empty() {
             self.reap_one().await?;
         }
-        let id = self.upload_id.take().ok_or(Errno::EIO)?;
+        let id = self.upload_id.clone().ok_or(Errno::EIO)?;
         let parts = std::mem::take(&mut self.done);
-        self.s3.complete_upload(&self.key, &id, parts).await
+        let meta = self.s3.complete_upload(&self.key, &id, parts, size).await?;
+        self.upload_id = None;
+        Ok(meta)
     }
 
     /// Abandons the upload (in the background).
@@ -284,6 +290,10 @@ impl Drop for Uploader {
     }
 }
 
+/// The largest streamed file that keeps a way back to its uploaded parts
+/// (see the module doc).
+const TEE_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// What a streaming writer needs to know.
 pub struct StreamLimits {
     pub part_size: usize,
@@ -298,6 +308,8 @@ pub struct StreamWriter {
     buf_permit: Option<OwnedSemaphorePermit>,
     size: u64,
     tee: Option<StagedFile>,
+    /// Why there is no tee, once it was dropped.
+    tee_lost: Errno,
 }
 
 /// A write the stream cannot take: the caller switches to staging.
@@ -312,6 +324,7 @@ impl StreamWriter {
             buf_permit: None,
             size: 0,
             tee: None,
+            tee_lost: Errno::ENOTSUP,
         }
     }
 
@@ -391,19 +404,42 @@ impl StreamWriter {
     /// The first part is about to leave memory: from now on the tee is the
     /// only way back to these bytes. All written so far is still in `buf`.
     fn start_tee(&mut self) {
+        if self.buf.len() as u64 > TEE_LIMIT {
+            return;
+        }
         let tee = StagedFile::new(&self.limits.staging).and_then(|mut f| {
             f.write_at(0, &self.buf)?;
             Ok(f)
         });
-        self.tee = tee.ok();
+        match tee {
+            Ok(tee) => self.tee = Some(tee),
+            Err(e) => self.tee_lost = e,
+        }
+    }
+
+    /// Ok when everything written so far can still move to staging.
+    pub fn can_stage(&self) -> Res<()> {
+        if self.uploader.started() && self.tee.is_none() {
+            return Err(self.tee_lost);
+        }
+        Ok(())
     }
 
     fn tee_write(&mut self, offset: u64, data: &[u8]) {
-        if let Some(tee) = &mut self.tee
-            && tee.write_at(offset, data).is_err()
-        {
+        let Some(tee) = &mut self.tee else {
+            return;
+        };
+        if offset + data.len() as u64 > TEE_LIMIT {
+            tracing::debug!(
+                key = self.uploader.key(),
+                "streamed file past the tee limit"
+            );
+            self.tee = None;
+            self.tee_lost = Errno::ENOTSUP;
+        } else if tee.write_at(offset, data).is_err() {
             // Over the staging budget: keep streaming without a way back.
             self.tee = None;
+            self.tee_lost = Errno::ENOSPC;
         }
     }
 
@@ -420,7 +456,7 @@ impl StreamWriter {
         }
         match &self.tee {
             Some(tee) => tee.read_at(offset, len),
-            None => Err(Errno::EIO),
+            None => Err(self.tee_lost),
         }
     }
 
@@ -431,33 +467,27 @@ impl StreamWriter {
             staged.write_at(0, &self.buf)?;
             return Ok(staged);
         }
+        let tee = self.tee.take().ok_or(self.tee_lost)?;
         self.uploader.abort();
-        self.tee.take().ok_or(Errno::ENOSPC)
+        Ok(tee)
     }
 
     /// Makes the object visible: one PutObject when it never reached a
     /// part, else the last part and CompleteMultipartUpload.
     pub async fn finish(mut self) -> Res<ObjectMeta> {
-        let size = self.size;
-        let etag = if self.uploader.started() {
-            if !self.buf.is_empty() {
-                let part = std::mem::take(&mut self.buf);
-                let permit = match self.buf_permit.take() {
-                    Some(p) => p,
-                    None => self.uploader.memory_for(part.len()).await?,
-                };
-                self.uploader.ship(part, permit).await?;
-            }
-            self.uploader.complete().await?
-        } else {
+        if !self.uploader.started() {
             let body = std::mem::take(&mut self.buf);
-            self.uploader.s3.put(&self.uploader.key, body).await?.etag
-        };
-        Ok(ObjectMeta {
-            size,
-            mtime: std::time::SystemTime::now(),
-            etag,
-        })
+            return self.uploader.s3.put(&self.uploader.key, body).await;
+        }
+        if !self.buf.is_empty() {
+            let part = std::mem::take(&mut self.buf);
+            let permit = match self.buf_permit.take() {
+                Some(p) => p,
+                None => self.uploader.memory_for(part.len()).await?,
+            };
+            self.uploader.ship(part, permit).await?;
+        }
+        self.uploader.complete(self.size).await
     }
 }
 
@@ -469,23 +499,17 @@ pub async fn upload_file(
     part_size: usize,
 ) -> Res<ObjectMeta> {
     let size = staged.size();
-    let etag = if size < part_size as u64 {
+    if size < part_size as u64 {
         let body = staged.read_at(0, size as usize)?;
-        uploader.s3.put(&uploader.key, body).await?.etag
-    } else {
-        let mut offset = 0;
-        while offset < size {
-            let len = (size - offset).min(part_size as u64) as usize;
-            let permit = uploader.memory_for(len).await?;
-            let body = staged.read_at(offset, len)?;
-            uploader.ship(body, permit).await?;
-            offset += len as u64;
-        }
-        uploader.complete().await?
-    };
-    Ok(ObjectMeta {
-        size,
-        mtime: std::time::SystemTime::now(),
-        etag,
-    })
+        return uploader.s3.put(&uploader.key, body).await;
+    }
+    let mut offset = 0;
+    while offset < size {
+        let len = (size - offset).min(part_size as u64) as usize;
+        let permit = uploader.memory_for(len).await?;
+        let body = staged.read_at(offset, len)?;
+        uploader.ship(body, permit).await?;
+        offset += len as u64;
+    }
+    uploader.complete(size).await
 }
