@@ -107,10 +107,7 @@ fn containers_share_an_s3_volume_and_the_objects_are_in_the_bucket() {
         stored.contains(&("blob".to_string(), 3 << 20)),
         "{stored:?}"
     );
-    assert_eq!(
-        server.object(&volume, "greeting"),
-        b"hello-from-writer\n"
-    );
+    assert_eq!(server.object(&volume, "greeting"), b"hello-from-writer\n");
 
     // The last container leaves: the FUSE mount goes away.
     docker.ok(&["stop", "-t", "1", &writer]);
