@@ -13,6 +13,8 @@
 //! - `mount`     mount(2) / umount2(2) with allow-listed options
 //! - `mountinfo` parsing `/proc/self/mountinfo`
 //! - `grow`      filesystem growth (online; ext4 also unmounted)
+//! - `nfs`       NFS 4 mounts (EFS): the mount(2) request, a bounded wait
+//! - `objectfs`  the FUSE filesystem over S3
 //!
 //! Every function here blocks (it runs programs and system calls); the
 //! volume manager calls them from `spawn_blocking`. This layer keeps no
@@ -29,6 +31,7 @@ mod grow;
 mod loopdev;
 mod mount;
 mod mountinfo;
+pub mod nfs;
 pub mod objectfs;
 mod probe;
 mod tools;
