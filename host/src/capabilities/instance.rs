@@ -6,7 +6,7 @@
 use aws_config::imds;
 use tokio::sync::OnceCell;
 
-use super::{Capability, not_granted};
+use super::{Capability, granted};
 use crate::config::{InstanceConfig, InstanceSource};
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::instance::{Host, Identity};
@@ -102,11 +102,7 @@ fn machine_id() -> String {
 
 impl Host for HostState {
     async fn get_identity(&mut self) -> wasmtime::Result<Result<Identity, BackendError>> {
-        let source = self
-            .caps
-            .instance
-            .clone()
-            .ok_or_else(|| not_granted(Capability::Instance))?;
+        let source = granted(&self.caps.instance, Capability::Instance)?;
         Ok(source.identity().await)
     }
 }

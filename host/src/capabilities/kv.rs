@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Capability, blocking, not_granted};
+use super::{Capability, blocking, granted};
 use crate::fsutil;
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::kv::Host;
@@ -187,10 +187,7 @@ fn unavailable(e: io::Error) -> BackendError {
 
 impl HostState {
     fn kv(&self) -> wasmtime::Result<Arc<KvStore>> {
-        self.caps
-            .kv
-            .clone()
-            .ok_or_else(|| not_granted(Capability::Kv))
+        granted(&self.caps.kv, Capability::Kv)
     }
 }
 

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Capability, blocking, not_granted};
+use super::{Capability, blocking, granted};
 use crate::fsutil;
 use crate::names;
 use crate::runtime::bindings::BackendError;
@@ -164,10 +164,7 @@ fn unavailable(path: &Path, e: io::Error) -> BackendError {
 
 impl HostState {
     fn local_disk(&self) -> wasmtime::Result<Arc<LocalDisk>> {
-        self.caps
-            .local_disk
-            .clone()
-            .ok_or_else(|| not_granted(Capability::LocalDisk))
+        granted(&self.caps.local_disk, Capability::LocalDisk)
     }
 }
 

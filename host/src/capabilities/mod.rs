@@ -133,6 +133,11 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
 
 impl wit::types::Host for HostState {}
 
+/// The context of a granted capability.
+fn granted<T>(context: &Option<Arc<T>>, cap: Capability) -> wasmtime::Result<Arc<T>> {
+    context.clone().ok_or_else(|| not_granted(cap))
+}
+
 /// A capability reached without a grant: cannot happen through linking,
 /// so it is a host bug and traps.
 fn not_granted(cap: Capability) -> wasmtime::Error {

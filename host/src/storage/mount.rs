@@ -187,6 +187,24 @@ fn is_same_device(device: &Path, existing: &MountEntry) -> bool {
 
 /// Turn the allow-listed option words into mount flags and the
 /// filesystem-specific data string.
+/// Apply a generic option that is a mount flag ("ro", "noatime" ...) to
+/// `flags`; false when `option` is not one of them.
+pub(super) fn apply_flag(flags: &mut MountFlags, option: &str) -> bool {
+    match option {
+        "" | "defaults" => {}
+        "ro" => *flags |= MountFlags::RDONLY,
+        "rw" => *flags -= MountFlags::RDONLY,
+        "noatime" => *flags |= MountFlags::NOATIME,
+        "nodiratime" => *flags |= MountFlags::NODIRATIME,
+        "relatime" => *flags |= MountFlags::RELATIME,
+        "nosuid" => *flags |= MountFlags::NOSUID,
+        "nodev" => *flags |= MountFlags::NODEV,
+        "noexec" => *flags |= MountFlags::NOEXEC,
+        _ => return false,
+    }
+    true
+}
+
 fn mount_options(
     fs_type: &str,
     options: &[String],
@@ -195,16 +213,10 @@ fn mount_options(
     let mut flags = MountFlags::empty();
     let mut data = Vec::new();
     for option in options.iter().flat_map(|o| o.split(',')).map(str::trim) {
+        if apply_flag(&mut flags, option) {
+            continue;
+        }
         match option {
-            "" | "defaults" => {}
-            "ro" => flags |= MountFlags::RDONLY,
-            "rw" => flags -= MountFlags::RDONLY,
-            "noatime" => flags |= MountFlags::NOATIME,
-            "nodiratime" => flags |= MountFlags::NODIRATIME,
-            "relatime" => flags |= MountFlags::RELATIME,
-            "nosuid" => flags |= MountFlags::NOSUID,
-            "nodev" => flags |= MountFlags::NODEV,
-            "noexec" => flags |= MountFlags::NOEXEC,
             "sync" => flags |= MountFlags::SYNCHRONOUS,
             "discard" => data.push(option),
             "data=ordered" | "data=journal" | "data=writeback"

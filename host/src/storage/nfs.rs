@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use rustix::mount::MountFlags;
 
+use super::mount::apply_flag;
 use super::{Result, StorageError};
 
 /// The options a backend may ask for (with `=value` where they take one).
@@ -177,16 +178,10 @@ fn split_options(options: &[String]) -> Result<(MountFlags, Vec<String>)> {
     let mut flags = MountFlags::empty();
     let mut data = vec![];
     for option in options.iter().flat_map(|o| o.split(',')).map(str::trim) {
+        if apply_flag(&mut flags, option) {
+            continue;
+        }
         match option {
-            "" | "defaults" => {}
-            "ro" => flags |= MountFlags::RDONLY,
-            "rw" => flags -= MountFlags::RDONLY,
-            "noatime" => flags |= MountFlags::NOATIME,
-            "nodiratime" => flags |= MountFlags::NODIRATIME,
-            "relatime" => flags |= MountFlags::RELATIME,
-            "nosuid" => flags |= MountFlags::NOSUID,
-            "nodev" => flags |= MountFlags::NODEV,
-            "noexec" => flags |= MountFlags::NOEXEC,
             other if allowed(other) => data.push(other.to_string()),
             other => {
                 return Err(StorageError::OptionNotAllowed {

@@ -27,7 +27,7 @@ use tokio::sync::OnceCell;
 pub use self::permissions::{ALL_ACTIONS, REQUIRED_ACTIONS, action_name};
 pub use self::relocate::{RELOCATED_FROM, RELOCATING, RELOCATING_TO};
 use super::aws::{AwsSettings, AwsSettingsError};
-use super::{Capability, not_granted};
+use super::{Capability, granted};
 use crate::config::BackendConfig;
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::ec2::{
@@ -102,10 +102,7 @@ impl Ec2 {
 
 impl HostState {
     fn ec2(&self) -> wasmtime::Result<Arc<Ec2>> {
-        self.caps
-            .ec2
-            .clone()
-            .ok_or_else(|| not_granted(Capability::Ec2))
+        granted(&self.caps.ec2, Capability::Ec2)
     }
 }
 

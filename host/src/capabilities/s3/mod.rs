@@ -21,7 +21,7 @@ use aws_sdk_s3::Client;
 use tokio::sync::OnceCell;
 
 use super::aws::{AwsSettings, AwsSettingsError};
-use super::{Capability, not_granted};
+use super::{Capability, granted};
 use crate::config::BackendConfig;
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::s3::{Bucket, Host, ObjectPage, PrefixUsage};
@@ -106,10 +106,7 @@ fn path_style(settings: &BTreeMap<String, String>) -> bool {
 
 impl HostState {
     fn s3(&self) -> wasmtime::Result<Arc<S3>> {
-        self.caps
-            .s3
-            .clone()
-            .ok_or_else(|| not_granted(Capability::S3))
+        granted(&self.caps.s3, Capability::S3)
     }
 }
 
