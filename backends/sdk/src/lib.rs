@@ -67,7 +67,7 @@ pub use size::{format_size, parse_bool, parse_size};
 
 /// The version of the `ballast:backend` WIT package this SDK binds. A host
 /// for 0.1.x loads modules built with any 0.1.y SDK.
-pub const WIT_VERSION: &str = "0.1.2";
+pub const WIT_VERSION: &str = "0.1.3";
 
 /// The result of every backend operation.
 pub type Result<T> = core::result::Result<T, Error>;

@@ -9,16 +9,18 @@ pub enum Capability {
     LocalDisk,
     Ec2,
     S3,
+    Efs,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::Log,
         Capability::Kv,
         Capability::Instance,
         Capability::LocalDisk,
         Capability::Ec2,
         Capability::S3,
+        Capability::Efs,
     ];
 
     /// The WIT interface name, which is also the name used in config.
@@ -30,6 +32,7 @@ impl Capability {
             Capability::LocalDisk => "local-disk",
             Capability::Ec2 => "ec2",
             Capability::S3 => "s3",
+            Capability::Efs => "efs",
         }
     }
 
@@ -44,6 +47,7 @@ impl Capability {
 
 pub mod aws;
 pub mod ec2;
+pub mod efs;
 pub mod instance;
 pub mod kv;
 pub mod local_disk;
@@ -71,6 +75,7 @@ pub struct CapabilityContext {
     pub instance: Option<Arc<instance::Source>>,
     pub ec2: Option<Arc<ec2::Ec2>>,
     pub s3: Option<Arc<s3::S3>>,
+    pub efs: Option<Arc<efs::Efs>>,
 }
 
 impl CapabilityContext {
@@ -107,6 +112,11 @@ impl CapabilityContext {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("s3: {e}"))?
                 .map(Arc::new),
+            efs: has(Capability::Efs)
+                .then(|| efs::Efs::from_config(name, config))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("efs: {e}"))?
+                .map(Arc::new),
             granted,
         })
     }
@@ -126,6 +136,7 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
             }
             Capability::Ec2 => wit::ec2::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
             Capability::S3 => wit::s3::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
+            Capability::Efs => wit::efs::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
         }
     }
     Ok(())

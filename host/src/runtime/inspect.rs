@@ -87,6 +87,15 @@ pub const WORLDS: &[(&str, &[Capability])] = &[
             Capability::S3,
         ],
     ),
+    (
+        "efs-backend",
+        &[
+            Capability::Log,
+            Capability::Kv,
+            Capability::Instance,
+            Capability::Efs,
+        ],
+    ),
     ("backend", &Capability::ALL),
 ];
 
