@@ -158,6 +158,12 @@ pub enum StorageError {
         "cannot unmount {target}: it is busy (a process still has files open or its working directory there); expected it idle"
     )]
     Busy { target: PathBuf },
+    #[error(
+        "this kernel has no NFS client (no nfs4 in /proc/filesystems), so it cannot do `{request}`; load the nfs module (modprobe nfs) or run on a kernel built with CONFIG_NFS_V4"
+    )]
+    NoNfsClient { request: String },
+    #[error("NFS export {export} is missing on the server: expected the directory to exist{hint}")]
+    ExportMissing { export: String, hint: &'static str },
     #[error("unmounting {target} failed: {source}")]
     UnmountFailed {
         target: PathBuf,

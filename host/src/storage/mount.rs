@@ -185,26 +185,42 @@ fn is_same_device(device: &Path, existing: &MountEntry) -> bool {
     by_number || by_path
 }
 
-/// Turn the allow-listed option words into mount flags and the
-/// filesystem-specific data string.
+/// The generic options that are mount flags, by name.
+const FLAGS: &[(&str, MountFlags)] = &[
+    ("ro", MountFlags::RDONLY),
+    ("noatime", MountFlags::NOATIME),
+    ("nodiratime", MountFlags::NODIRATIME),
+    ("relatime", MountFlags::RELATIME),
+    ("nosuid", MountFlags::NOSUID),
+    ("nodev", MountFlags::NODEV),
+    ("noexec", MountFlags::NOEXEC),
+];
+
 /// Apply a generic option that is a mount flag ("ro", "noatime" ...) to
 /// `flags`; false when `option` is not one of them.
 pub(super) fn apply_flag(flags: &mut MountFlags, option: &str) -> bool {
     match option {
         "" | "defaults" => {}
-        "ro" => *flags |= MountFlags::RDONLY,
         "rw" => *flags -= MountFlags::RDONLY,
-        "noatime" => *flags |= MountFlags::NOATIME,
-        "nodiratime" => *flags |= MountFlags::NODIRATIME,
-        "relatime" => *flags |= MountFlags::RELATIME,
-        "nosuid" => *flags |= MountFlags::NOSUID,
-        "nodev" => *flags |= MountFlags::NODEV,
-        "noexec" => *flags |= MountFlags::NOEXEC,
-        _ => return false,
+        _ => match FLAGS.iter().find(|(name, _)| *name == option) {
+            Some((_, flag)) => *flags |= *flag,
+            None => return false,
+        },
     }
     true
 }
 
+/// The names of the flags set in `flags`, in `FLAGS` order.
+pub(super) fn flag_names(flags: MountFlags) -> Vec<String> {
+    FLAGS
+        .iter()
+        .filter(|(_, flag)| flags.contains(*flag))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// Turn the allow-listed option words into mount flags and the
+/// filesystem-specific data string.
 fn mount_options(
     fs_type: &str,
     options: &[String],

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rustix::mount::MountFlags;
 
-use super::mount::apply_flag;
+use super::mount::{apply_flag, flag_names};
 use super::{Result, StorageError};
 
 /// The options a backend may ask for (with `=value` where they take one).
@@ -60,6 +60,23 @@ pub struct NfsRequest {
     pub flags: MountFlags,
     /// The options text, ending in `addr=<server ip>`.
     pub data: String,
+}
+
+impl NfsRequest {
+    /// The request as the equivalent command line, for people:
+    /// `mount -t nfs4 -o <options> <source> <target>` (flags as their
+    /// option names, first).
+    pub fn command(&self, target: &Path) -> String {
+        let mut options = flag_names(self.flags);
+        options.push(self.data.clone());
+        format!(
+            "mount -t {} -o {} {} {}",
+            self.fs_type,
+            options.join(","),
+            self.source,
+            target.display()
+        )
+    }
 }
 
 /// Build the mount(2) request for `server:export_path` with `options`,
@@ -136,9 +153,8 @@ pub fn kernel_has_nfs4(proc_filesystems: &str) -> bool {
 pub fn mount(request: &NfsRequest, target: &Path, timeout: Duration) -> Result<()> {
     let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     if !kernel_has_nfs4(&filesystems) {
-        return Err(StorageError::UnsupportedFs {
-            found: "nfs4 (this kernel has no NFS client: /proc/filesystems lists no nfs4)".into(),
-            expected: "a kernel with NFS 4 support (CONFIG_NFS_V4)",
+        return Err(StorageError::NoNfsClient {
+            request: request.command(target),
         });
     }
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -171,6 +187,144 @@ pub fn mount(request: &NfsRequest, target: &Path, timeout: Duration) -> Result<(
                 timeout.as_secs()
             ),
         ))),
+    }
+}
+
+/// The option the host acts on itself (never the kernel's): create the
+/// export path when the server lacks it (see `Mkdir`).
+const MKDIR_OPTION: &str = "ballast-mkdir=";
+
+/// Owner and mode for an export path the host creates, from
+/// `ballast-mkdir=<uid>:<gid>:<octal mode>`: what EFS does for an access
+/// point's root directory on the first mount through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mkdir {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// Split the host's own options from the kernel's.
+pub fn host_options(options: &[String]) -> Result<(Vec<String>, Option<Mkdir>)> {
+    let mut kernel = vec![];
+    let mut mkdir = None;
+    for option in options.iter().flat_map(|o| o.split(',')).map(str::trim) {
+        match option.strip_prefix(MKDIR_OPTION) {
+            Some(spec) => mkdir = Some(parse_mkdir(spec)?),
+            None => kernel.push(option.to_string()),
+        }
+    }
+    Ok((kernel, mkdir))
+}
+
+fn parse_mkdir(spec: &str) -> Result<Mkdir> {
+    let bad = || {
+        parse_error(
+            "ballast-mkdir",
+            "<uid>:<gid>:<octal mode>, e.g. 1000:1000:755",
+            spec,
+        )
+    };
+    let mut parts = spec.split(':');
+    let (Some(uid), Some(gid), Some(mode), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let mode = u32::from_str_radix(mode, 8).ok().filter(|m| *m <= 0o7777);
+    match (uid.parse(), gid.parse(), mode) {
+        (Ok(uid), Ok(gid), Some(mode)) => Ok(Mkdir { uid, gid, mode }),
+        _ => Err(bad()),
+    }
+}
+
+/// Create `export` under `root` (a mount of the server's "/") when it is
+/// missing: parents root-owned 0755, the last directory with `mkdir`'s
+/// owner and mode. Existing directories are left as they are. Answers
+/// whether the last directory was created here.
+pub fn create_export_dir(root: &Path, export: &str, mkdir: &Mkdir) -> std::io::Result<bool> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let parts: Vec<&str> = export.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("export path {export:?} must not contain . or .."),
+        ));
+    }
+    let mut dir = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        dir.push(part);
+        let last = i + 1 == parts.len();
+        match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
+            Ok(()) if last => {
+                std::os::unix::fs::chown(&dir, Some(mkdir.uid), Some(mkdir.gid))?;
+                // Set after creating: the umask must not trim the mode.
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mkdir.mode))?;
+                return Ok(true);
+            }
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // A symlink planted on the server must not lead us elsewhere.
+                if !dir.symlink_metadata()?.is_dir() {
+                    return Err(std::io::Error::other(format!(
+                        "{} exists and is not a directory",
+                        dir.display()
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// Make `export` exist on the server of `root_request` (a request for its
+/// "/"): mount that at `scratch`, create the directory, unmount. The
+/// scratch mount is always taken down again.
+pub fn ensure_export(
+    root_request: &NfsRequest,
+    export: &str,
+    mkdir: &Mkdir,
+    scratch: &Path,
+) -> Result<bool> {
+    std::fs::create_dir_all(scratch).map_err(|e| StorageError::io("creating", scratch, e))?;
+    mount(root_request, scratch, MOUNT_TIMEOUT)?;
+    let created = create_export_dir(scratch, export, mkdir).map_err(|e| {
+        StorageError::io(
+            "creating the NFS export directory",
+            scratch.join(export.trim_start_matches('/')),
+            e,
+        )
+    });
+    let unmounted = unmount(scratch, MOUNT_TIMEOUT);
+    let _ = std::fs::remove_dir(scratch);
+    let created = created?;
+    unmounted?;
+    tracing::info!(source = %root_request.source, export, created, "NFS export directory ready");
+    Ok(created)
+}
+
+/// Unmount an NFS mount, giving up after `timeout`: flushing to a `hard`
+/// mount's server that no longer answers would block for ever. After the
+/// timeout the kernel is asked to abort the server's pending requests
+/// (MNT_FORCE) and the unmount is tried once more.
+pub fn unmount(target: &Path, timeout: Duration) -> Result<()> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let dir = target.to_owned();
+    std::thread::spawn(move || {
+        let _ = sender.send(super::unmount(&dir));
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!(target = %target.display(), "NFS server not answering; forcing the unmount");
+            rustix::mount::unmount(target, rustix::mount::UnmountFlags::FORCE).map_err(|e| {
+                StorageError::UnmountFailed {
+                    target: target.to_owned(),
+                    source: e.into(),
+                }
+            })
+        }
     }
 }
 
@@ -336,9 +490,104 @@ mod tests {
             assert!(err.to_string().contains("192.0.2.1"), "{err}");
         } else {
             assert!(err.to_string().contains("no NFS client"), "{err}");
+            let command = format!(
+                "mount -t nfs4 -o soft,timeo=10,retrans=1,addr=192.0.2.1 192.0.2.1:/ {}",
+                dir.path().display()
+            );
+            assert!(err.to_string().contains(&command), "{err}");
             eprintln!(
                 "mount_is_refused_or_bounded: this kernel has no NFS client; checked the refusal only"
             );
         }
+    }
+
+    #[test]
+    fn the_command_line_shows_flags_then_options() {
+        let mut options = efs_defaults();
+        options.push("ro".into());
+        let request = request("10.0.1.10", "/ballast/a", &options, no_dns).unwrap();
+        assert_eq!(
+            request.command(Path::new("/mnt/a")),
+            "mount -t nfs4 -o ro,nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,addr=10.0.1.10 10.0.1.10:/ballast/a /mnt/a"
+        );
+    }
+
+    #[test]
+    fn the_mkdir_option_is_the_hosts_and_checked() {
+        let mut options = efs_defaults();
+        options.push("ballast-mkdir=1000:50:0750".into());
+        let (kernel, mkdir) = host_options(&options).unwrap();
+        assert_eq!(kernel, efs_defaults());
+        assert_eq!(
+            mkdir,
+            Some(Mkdir {
+                uid: 1000,
+                gid: 50,
+                mode: 0o750
+            })
+        );
+        assert_eq!(
+            host_options(&efs_defaults()).unwrap(),
+            (efs_defaults(), None)
+        );
+        for bad in [
+            "1000:50",
+            "a:0:755",
+            "0:0:789",
+            "0:0:17777",
+            "0:0:755:1",
+            "-1:0:755",
+        ] {
+            let err = host_options(&[format!("ballast-mkdir={bad}")]).unwrap_err();
+            assert!(err.to_string().contains("ballast-mkdir"), "{bad}: {err}");
+        }
+        // The kernel never sees it: were it passed on, the allow-list refuses it.
+        let err = request("10.0.0.1", "/", &["ballast-mkdir=0:0:755".into()], no_dns).unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{err}");
+    }
+
+    #[test]
+    fn the_export_directory_is_made_with_its_owner_and_mode_only_when_missing() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = tempfile::tempdir().unwrap();
+        let mkdir = Mkdir {
+            uid: 1234,
+            gid: 5678,
+            mode: 0o2770,
+        };
+        assert!(create_export_dir(root.path(), "/ballast/vols/pg", &mkdir).unwrap());
+        let parent = std::fs::metadata(root.path().join("ballast/vols")).unwrap();
+        assert_eq!((parent.uid(), parent.mode() & 0o7777), (0, 0o755));
+        let made = std::fs::metadata(root.path().join("ballast/vols/pg")).unwrap();
+        assert_eq!(
+            (made.uid(), made.gid(), made.permissions().mode() & 0o7777),
+            (1234, 5678, 0o2770)
+        );
+        // Present already: untouched, even with other owner and mode asked.
+        let other = Mkdir {
+            uid: 1,
+            gid: 1,
+            mode: 0o700,
+        };
+        assert!(!create_export_dir(root.path(), "/ballast/vols/pg", &other).unwrap());
+        let kept = std::fs::metadata(root.path().join("ballast/vols/pg")).unwrap();
+        assert_eq!((kept.uid(), kept.mode() & 0o7777), (1234, 0o2770));
+    }
+
+    #[test]
+    fn the_export_directory_never_leaves_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let mkdir = Mkdir {
+            uid: 0,
+            gid: 0,
+            mode: 0o755,
+        };
+        let err = create_export_dir(root.path(), "/a/../../etc", &mkdir).unwrap_err();
+        assert!(err.to_string().contains(".."), "{err}");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
+        let err = create_export_dir(root.path(), "/link/vol", &mkdir).unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        assert!(!outside.path().join("vol").exists());
     }
 }

@@ -5,6 +5,7 @@
 //! It never touches a device itself: `storage` does, under its rules.
 
 mod locks;
+mod nfs;
 mod object;
 pub mod state;
 
@@ -43,8 +44,6 @@ pub enum VolumeError {
     },
     #[error("volume {name} is mounted for {count} container(s) on this host; stop them first")]
     InUse { name: String, count: usize },
-    #[error("volume {name}: this host cannot mount {kind} sources yet")]
-    Unsupported { name: String, kind: &'static str },
     #[error("saving mount state: {0}")]
     State(std::io::Error),
 }
@@ -350,10 +349,11 @@ impl VolumeManager {
         let source = self.backend.attach(name, options).await?;
         let prepared = match source {
             MountSource::Block(block) => self.prepare_block(name, block).await,
-            MountSource::Nfs(_) => Err(VolumeError::Unsupported {
-                name: name.into(),
-                kind: "NFS",
-            }),
+            MountSource::Nfs(source) => {
+                let mountpoint = self.mount_root.join(name);
+                let scratch = self.staging_root.with_file_name("nfs-root").join(name);
+                nfs::mount(name, source, &mountpoint, &scratch).await
+            }
             MountSource::Object(source) => {
                 let s3 = self.backend.capabilities().s3.clone();
                 let mountpoint = self.mount_root.join(name);
@@ -409,6 +409,8 @@ impl VolumeManager {
     async fn unmount_last(&self, name: &str, mounted: Mounted) -> Result<(), VolumeError> {
         if object::is_object(&mounted) {
             object::unmount(&self.objects, name, &mounted).await?;
+        } else if nfs::is_nfs(&mounted) {
+            nfs::unmount(name, &mounted).await?;
         } else {
             let volume = name.to_string();
             tokio::task::spawn_blocking(move || {
@@ -466,9 +468,10 @@ impl VolumeManager {
 
 /// The directory Docker gets: the `data` directory of a block filesystem,
 /// the root of an object volume (a `data` directory there would be a key
-/// prefix every object carries).
+/// prefix every object carries) or of an NFS export (shared with other
+/// hosts, and with whatever the export already holds).
 fn docker_path(mounted: &Mounted) -> PathBuf {
-    if object::is_object(mounted) {
+    if object::is_object(mounted) || nfs::is_nfs(mounted) {
         mounted.mountpoint.clone()
     } else {
         mounted.mountpoint.join(DATA_DIR)
