@@ -12,25 +12,16 @@
 //! added after. Never delete a volume that has been attached: it may hold
 //! data.
 
+use ballast_sdk::cluster::{unix_now, window_token};
 use ballast_sdk::ec2::{
     self, CreateVolumeRequest, EbsVolume, Snapshot, SnapshotState, VolumeCondition, VolumeState,
 };
 use ballast_sdk::{Error, Options, Result, Volume, VolumeName, instance, log};
-use sha2::{Digest, Sha256};
 
 use crate::options::{Request, Spec};
 use crate::settings::Config;
 use crate::tags;
-use crate::unix_now;
 use crate::volume::to_volume;
-
-/// Seconds a ClientToken lasts. Long enough for every creator of one Swarm
-/// rollout, short enough that `docker volume rm x; docker volume create x`
-/// later is not handed the deleted volume again.
-const TOKEN_WINDOW_SECS: u64 = 600;
-
-/// Hex digits of the hash kept in a token ("ballast-" + 40 = 48 of EC2's 64).
-const TOKEN_HASH_DIGITS: usize = 40;
 
 /// Create volume `name`, or return it when it exists and the options agree.
 pub fn create(config: &Config, name: &VolumeName, options: Options) -> Result<Volume> {
@@ -262,22 +253,10 @@ fn log_created(name: &VolumeName, volume: &EbsVolume, spec: &Spec) {
 }
 
 /// The ClientToken of a create of `name` in `cluster` at `unix_secs`: the
-/// same on every host within one 10-minute window, different in the next.
-/// "ballast-" and 40 hex digits of SHA-256: 48 characters (EC2 allows 64).
+/// same on every host within one 10-minute window, different in the next
+/// (see `ballast_sdk::cluster::window_token`).
 pub fn client_token(cluster: &str, name: &str, unix_secs: u64) -> String {
-    let window = unix_secs / TOKEN_WINDOW_SECS;
-    let mut hash = Sha256::new();
-    hash.update(cluster.as_bytes());
-    hash.update([0]);
-    hash.update(name.as_bytes());
-    hash.update([0]);
-    hash.update(window.to_string().as_bytes());
-    let hex: String = hash
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("ballast-{}", &hex[..TOKEN_HASH_DIGITS])
+    window_token(&[cluster, name], unix_secs)
 }
 
 #[cfg(test)]
@@ -285,46 +264,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_token_is_shared_within_a_window_and_changes_after() {
-        let t = 1_700_000_400; // the start of a window
-        let token = client_token("ballast", "pgdata", t);
-        assert_eq!(client_token("ballast", "pgdata", t + 599), token);
-        assert_ne!(client_token("ballast", "pgdata", t + 600), token);
-        assert_ne!(client_token("ballast", "pgdata", t - 1), token);
-    }
-
-    #[test]
-    fn the_token_depends_on_cluster_and_name() {
-        let t = 1_700_000_400;
-        let token = client_token("ballast", "pgdata", t);
-        assert_ne!(client_token("prod", "pgdata", t), token);
-        assert_ne!(client_token("ballast", "pgdata2", t), token);
-        // The separator keeps ("a", "bc") and ("ab", "c") apart.
-        assert_ne!(client_token("a", "bc", t), client_token("ab", "c", t));
-    }
-
-    #[test]
-    fn the_token_fits_ec2s_limit() {
-        let long = "x".repeat(200);
-        let token = client_token(&"c".repeat(50), &long, u64::MAX);
-        assert_eq!(token.len(), 48);
-        assert!(token.len() <= 64);
-        assert!(token.starts_with("ballast-"));
-        assert!(
-            token[8..]
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        );
-        // Known values (sha256 of "ballast\0pgdata\0<window>"), so a change to
-        // the derivation is noticed: hosts on old and new versions would
-        // create twice in one window.
+    fn the_token_is_the_sdks_window_token_of_cluster_and_name() {
+        // The SDK pins the derivation; this pins what EBS feeds it, so hosts
+        // on old and new versions share tokens (else they create twice).
         assert_eq!(
             client_token("ballast", "pgdata", 599),
             "ballast-4ada14ad5c6970593771ec63e19f5bcda7508033"
         );
-        assert_eq!(
-            client_token("ballast", "pgdata", 1_700_000_400),
-            "ballast-4fcad9d232bc3f71ea956299c559003de09c5a01"
+        let t = 1_700_000_400;
+        assert_ne!(
+            client_token("prod", "pgdata", t),
+            client_token("ballast", "pgdata", t)
         );
     }
 }

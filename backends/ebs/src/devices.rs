@@ -8,9 +8,8 @@
 //! left by a call that died is ignored after its time-to-live. This module
 //! must never release a reservation that is not its own.
 
+use ballast_sdk::cluster::unix_now;
 use ballast_sdk::{Result, kv, log};
-
-use crate::unix_now;
 
 const PREFIX: &str = "device/";
 

@@ -23,8 +23,6 @@ mod settings;
 mod tags;
 mod volume;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ballast_sdk::{
     AttachOptions, Backend, BackendInfo, MountSource, Options, Result, Scope, Settings, Volume,
     VolumeKind, VolumeName,
@@ -89,11 +87,3 @@ impl Backend for Ebs {
 }
 
 ballast_sdk::export_backend!(Ebs);
-
-/// Wall-clock seconds since the Unix epoch (WASI's clock on wasip2). A clock
-/// before 1970 reads as 0.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}

@@ -7,15 +7,16 @@
 //! created, so a bad option leaves nothing behind.
 
 use ballast_sdk::ec2::EbsVolume;
-use ballast_sdk::{Error, Options, Result, VolumeName};
+use ballast_sdk::{Error, Options, Result, VolumeName, kms};
 
 use crate::rules;
 use crate::settings::{Config, FS_TYPES, gib_of};
 use crate::tags;
 
-/// The only `backing` Cloudstor users may ask for: every Ballast EBS volume
-/// follows its container to another zone.
+/// The only `backing` Cloudstor users may ask for, and why.
 const BACKING: &str = "relocatable";
+const BACKING_WHY: &str =
+    "every ballast EBS volume is relocatable (it follows its container to another zone)";
 
 /// What the options asked for; `None` where they said nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,16 +61,14 @@ impl Request {
         let iops = options.take_u64(&["iops"])?;
         let throughput = options.take_u64(&["throughput"])?;
         let encrypted = options.take_bool(&["encrypted"])?;
-        let kms_key_id = options.take(&["encryptionkey", "kmskeyid"])?;
-        let zone = options.take(&["availabilityzone", "zone"])?;
-        let snapshot = options.take(&["snapshot"])?;
+        let kms_key_id = options.take_non_empty(&["encryptionkey", "kmskeyid"])?;
+        let zone = options.take_non_empty(&["availabilityzone", "zone"])?;
+        let snapshot = options.take_non_empty(&["snapshot"])?;
         let fs_type = options.take_one_of(&["fstype"], &FS_TYPES)?;
         let preempt = options.take_bool(&["preempt"])?;
-        let backing = options.take(&["backing"])?;
+        options.take_only(&["backing"], BACKING, BACKING_WHY)?;
         options.finish()?;
 
-        check_backing(backing.as_deref())?;
-        let kms_key_id = non_empty("encryptionkey", kms_key_id)?;
         if kms_key_id.is_some() && encrypted == Some(false) {
             return Err(Error::invalid_argument(
                 "encryptionkey needs an encrypted volume; drop encrypted=false",
@@ -82,8 +81,8 @@ impl Request {
             throughput: throughput.map(|n| small("throughput", n)).transpose()?,
             encrypted: encrypted.or(kms_key_id.as_ref().map(|_| true)),
             kms_key_id,
-            zone: non_empty("availabilityzone", zone)?,
-            snapshot: non_empty("snapshot", snapshot)?,
+            zone,
+            snapshot,
             fs_type,
             preempt,
         })
@@ -190,7 +189,7 @@ impl Request {
             );
         }
         if let Some(key) = &self.kms_key_id
-            && !same_key(key, volume.kms_key_id.as_deref())
+            && !kms::same_key(key, volume.kms_key_id.as_deref())
         {
             let is = volume.kms_key_id.clone().unwrap_or_else(|| "none".into());
             differs("encryptionkey", is, key.clone());
@@ -206,39 +205,6 @@ impl Request {
             differs("fstype", tagged.to_owned(), fs_type.clone());
         }
         found
-    }
-}
-
-/// Whether the key asked for is the volume's. EC2 reports a key ARN; the
-/// option may be that ARN, the bare key id, or an alias (which only KMS can
-/// resolve, so an alias is taken as matching).
-fn same_key(asked: &str, actual: Option<&str>) -> bool {
-    let Some(actual) = actual else {
-        return false;
-    };
-    asked == actual
-        || actual.ends_with(&format!("/{asked}"))
-        || asked.starts_with("alias/")
-        || asked.contains(":alias/")
-}
-
-fn check_backing(backing: Option<&str>) -> Result<()> {
-    match backing {
-        None => Ok(()),
-        Some(b) if b.trim().eq_ignore_ascii_case(BACKING) => Ok(()),
-        Some(other) => Err(Error::invalid_argument(format!(
-            "backing={other} is not supported: every ballast EBS volume is {BACKING} \
-             (it follows its container to another zone); use backing={BACKING} or leave it out"
-        ))),
-    }
-}
-
-fn non_empty(option: &str, value: Option<String>) -> Result<Option<String>> {
-    match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.is_empty() => Err(Error::invalid_argument(format!(
-            "option {option} is empty; leave it out or give a value"
-        ))),
-        other => Ok(other),
     }
 }
 

@@ -7,23 +7,15 @@
 //! guest sees settings; if one arrives anyway it is dropped here, never
 //! stored or logged.
 
+use ballast_sdk::cluster::Cluster;
 use ballast_sdk::ec2::WaitPolicy;
+use ballast_sdk::wait::{Bare, StatusPolicy, take_duration_ms};
 use ballast_sdk::{Error, Result, Settings};
 
 use crate::rules::{self, GIB};
 
 /// Filesystems the host can make on a volume.
 pub const FS_TYPES: [&str; 2] = ["ext4", "xfs"];
-
-/// The cluster tag when `EBS_TAG` is not set.
-const DEFAULT_CLUSTER: &str = "ballast";
-
-/// Longest `EBS_TAG`: it prefixes the `Name` tag (at most 256 characters)
-/// of volumes whose names may be 200 long.
-const MAX_CLUSTER_LEN: usize = 50;
-
-/// The host waits at most this long between two polls (see `wait-policy`).
-const MAX_POLL_GAP_MS: u64 = 2_000;
 
 /// Everything `init` learned from the settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,42 +54,30 @@ impl Config {
         settings.take(&["EBS_ACCESSKEY"])?;
         settings.take(&["EBS_SECRETKEY"])?;
 
-        let kms_key_id = non_empty(settings.take(&["EBS_KMSKEYID"])?, "EBS_KMSKEYID")?;
-        let tag = settings.take(&["EBS_TAG"])?;
-        let max_attempts = settings.take_u64(&["EBS_STATUSMAXATTEMPTS"])?;
-        let initial_delay = settings.take(&["EBS_STATUSINITIALDELAY"])?;
-        let timeout = settings.take(&["EBS_STATUSTIMEOUT"])?;
+        let kms_key_id = settings.take_non_empty(&["EBS_KMSKEYID"])?;
+        let cluster = Cluster::from_setting("EBS_TAG", settings.take(&["EBS_TAG"])?)?;
+        let status = StatusPolicy::take(&mut settings, "EBS")?;
         let preempt = settings.take_bool(&["REXRAY_PREEMPT"])?.unwrap_or(false);
         let fs_type = settings
             .take_one_of(&["REXRAY_FSTYPE"], &FS_TYPES)?
             .unwrap_or_else(|| "ext4".into());
         let default_size = settings.take_size(&["default_size"])?;
         let default_type = settings.take_one_of(&["default_type"], &rules::VOLUME_TYPES)?;
-        let attach_timeout = settings.take(&["attach_timeout"])?;
+        let attach_timeout_ms =
+            take_duration_ms(&mut settings, "attach_timeout", "60s", Bare::Refused)?;
         settings.finish()?;
 
-        let cluster_in_name = tag.is_some();
-        let cluster = match tag {
-            Some(tag) => check_cluster(&tag)?,
-            None => DEFAULT_CLUSTER.into(),
-        };
-        let status = WaitPolicy {
-            initial_delay_ms: millis("EBS_STATUSINITIALDELAY", initial_delay, "100ms", Bare::Ms)?,
-            max_attempts: attempts(max_attempts)?,
-            timeout_ms: millis("EBS_STATUSTIMEOUT", timeout, "2m", Bare::Refused)?,
-        };
-        let attach_timeout_ms = millis("attach_timeout", attach_timeout, "60s", Bare::Refused)?;
         let default_type = default_type.unwrap_or_else(|| "gp3".into());
         let default_size_gib = default_size_gib(default_size, &default_type)?;
         Ok(Config {
-            cluster,
-            cluster_in_name,
+            cluster: cluster.tag,
+            cluster_in_name: cluster.in_name,
             kms_key_id,
             preempt,
             fs_type,
             default_size_gib,
             default_type,
-            status,
+            status: status.into(),
             attach_timeout_ms,
         })
     }
@@ -106,48 +86,9 @@ impl Config {
     /// enough polls to last that long whatever `EBS_STATUSMAXATTEMPTS` says
     /// (the timeout is what decides an attachment is stuck).
     pub fn attach_policy(&self) -> WaitPolicy {
-        let needed = polls_to_cover(self.status.initial_delay_ms, self.attach_timeout_ms);
-        WaitPolicy {
-            initial_delay_ms: self.status.initial_delay_ms,
-            max_attempts: self.status.max_attempts.max(needed),
-            timeout_ms: self.attach_timeout_ms,
-        }
-    }
-}
-
-/// `EBS_TAG` becomes a tag value and a `Name` prefix: keep it to the
-/// characters volume names use.
-fn check_cluster(tag: &str) -> Result<String> {
-    let ok = !tag.is_empty()
-        && tag.len() <= MAX_CLUSTER_LEN
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(tag.to_owned())
-    } else {
-        Err(Error::invalid_argument(format!(
-            "setting EBS_TAG {tag:?}: use 1-{MAX_CLUSTER_LEN} letters, digits, '_', '.', '-'"
-        )))
-    }
-}
-
-fn non_empty(value: Option<String>, key: &str) -> Result<Option<String>> {
-    match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.is_empty() => Err(Error::invalid_argument(format!(
-            "setting {key} is empty; leave it out or give a value"
-        ))),
-        other => Ok(other),
-    }
-}
-
-fn attempts(value: Option<u64>) -> Result<u32> {
-    match value {
-        None => Ok(10),
-        Some(n @ 1..=10_000) => Ok(n as u32),
-        Some(n) => Err(Error::invalid_argument(format!(
-            "setting EBS_STATUSMAXATTEMPTS: {n} is out of range 1-10000"
-        ))),
+        StatusPolicy::from(self.status)
+            .lasting(self.attach_timeout_ms)
+            .into()
     }
 }
 
@@ -174,85 +115,6 @@ pub fn gib_of(what: &str, bytes: u64) -> Result<u32> {
     u32::try_from(bytes.div_ceil(GIB)).map_err(|_| {
         Error::invalid_argument(format!("{what}: {} GiB is too large", bytes.div_ceil(GIB)))
     })
-}
-
-/// What a number without a unit means in a duration setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bare {
-    /// Milliseconds (`EBS_STATUSINITIALDELAY=100`, as REX-Ray docs show).
-    Ms,
-    /// Refused: say the unit (`2m`, `60s`), so `attach_timeout=60` is never
-    /// read as 60 ms.
-    Refused,
-}
-
-/// A duration setting in milliseconds, or `default` when absent. Positive,
-/// at most u32::MAX ms (the wait policy's field).
-fn millis(key: &str, value: Option<String>, default: &str, bare: Bare) -> Result<u32> {
-    let text = value.as_deref().unwrap_or(default);
-    let ms = parse_duration(text, bare)
-        .map_err(|why| Error::invalid_argument(format!("setting {key} {text:?}: {why}")))?;
-    match u32::try_from(ms) {
-        Ok(0) => Err(Error::invalid_argument(format!(
-            "setting {key} {text:?}: must be above zero"
-        ))),
-        Ok(ms) => Ok(ms),
-        Err(_) => Err(Error::invalid_argument(format!(
-            "setting {key} {text:?}: too long (at most 49 days)"
-        ))),
-    }
-}
-
-/// Go-style durations as REX-Ray read them: `100ms`, `2s`, `2m`, `1h`,
-/// and sums like `1m30s`; a bare number per `bare`.
-fn parse_duration(text: &str, bare: Bare) -> core::result::Result<u64, String> {
-    const HELP: &str = "expected a duration such as 100ms, 2s, 2m or 1m30s";
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return match bare {
-            Bare::Ms => text.parse().map_err(|_| "too long".to_owned()),
-            Bare::Refused => Err(format!("give a unit, e.g. {text}s ({HELP})")),
-        };
-    }
-    let mut rest = text;
-    let mut total: u64 = 0;
-    if rest.is_empty() {
-        return Err(HELP.into());
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let letters = rest[digits..]
-            .bytes()
-            .take_while(u8::is_ascii_alphabetic)
-            .count();
-        let (number, unit) = (&rest[..digits], &rest[digits..digits + letters]);
-        let scale = match unit {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            _ => return Err(HELP.into()),
-        };
-        let value: u64 = number.parse().map_err(|_| HELP.to_owned())?;
-        total = value
-            .checked_mul(scale)
-            .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| "too long".to_owned())?;
-        rest = &rest[digits + letters..];
-    }
-    Ok(total)
-}
-
-/// How many polls the host makes within `timeout_ms` when they start after
-/// `initial_ms` and double up to 2 s apart.
-fn polls_to_cover(initial_ms: u32, timeout_ms: u32) -> u32 {
-    let (mut gap, mut elapsed, mut polls) = (u64::from(initial_ms.max(1)), 0u64, 0u32);
-    while elapsed < u64::from(timeout_ms) && polls < 100_000 {
-        elapsed += gap;
-        polls += 1;
-        gap = (gap * 2).min(MAX_POLL_GAP_MS);
-    }
-    polls
 }
 
 #[cfg(test)]
@@ -391,36 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_in_go_style() {
-        assert_eq!(parse_duration("100ms", Bare::Refused), Ok(100));
-        assert_eq!(parse_duration("2s", Bare::Refused), Ok(2_000));
-        assert_eq!(parse_duration("2m", Bare::Refused), Ok(120_000));
-        assert_eq!(parse_duration("1h", Bare::Refused), Ok(3_600_000));
-        assert_eq!(parse_duration("1m30s", Bare::Refused), Ok(90_000));
-        assert_eq!(parse_duration(" 150 ", Bare::Ms), Ok(150));
-        for bad in [
-            "",
-            "s",
-            "1.5s",
-            "10x",
-            "1 s",
-            "-1s",
-            "99999999999999999999h",
-        ] {
-            assert!(parse_duration(bad, Bare::Ms).is_err(), "{bad:?}");
-        }
-        assert!(
-            parse_duration("60", Bare::Refused)
-                .unwrap_err()
-                .contains("60s")
-        );
-    }
-
-    #[test]
     fn the_attach_policy_polls_long_enough_for_its_timeout() {
-        // 100 ms doubling to 2 s: 0.1+0.2+0.4+0.8+1.6 = 3.1 s, then 2 s each.
-        assert_eq!(polls_to_cover(100, 3_100), 5);
-        assert_eq!(polls_to_cover(100, 60_000), 5 + 29);
         let c = config(&[("attach_timeout", "3s")]).unwrap();
         assert_eq!(
             c.attach_policy(),

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use ballast_sdk::cluster;
 use ballast_sdk::ec2::{self, EbsVolume, Filter, Tag, VolumeState};
 use ballast_sdk::{Result, VolumeName};
 
@@ -18,11 +19,11 @@ use crate::options::Spec;
 use crate::settings::Config;
 
 /// EC2's display name: the volume name, or `<EBS_TAG>/<name>` (REX-Ray).
-pub const NAME: &str = "Name";
+pub const NAME: &str = cluster::NAME_TAG;
 /// The Docker volume name.
-pub const VOLUME: &str = "ballast.volume";
+pub const VOLUME: &str = cluster::VOLUME_TAG;
 /// The cluster scope (`EBS_TAG`, default "ballast").
-pub const CLUSTER: &str = "ballast.cluster";
+pub const CLUSTER: &str = cluster::CLUSTER_TAG;
 /// The instance that created the volume (for people; never decides anything).
 pub const CREATED_BY: &str = "ballast.created-by";
 /// The filesystem the host makes on the blank volume.

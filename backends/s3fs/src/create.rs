@@ -20,7 +20,7 @@ pub fn create(config: &Config, name: &VolumeName, options: Options) -> Result<Vo
             same_options(name, &existing.options, &asked.fs)?;
         }
         None => {
-            let marker = Marker::new(name, asked.fs.clone(), crate::unix_now());
+            let marker = Marker::new(name, asked.fs.clone(), ballast_sdk::cluster::unix_now());
             marker::write(&location, &marker)?;
             log::info(
                 "created volume",

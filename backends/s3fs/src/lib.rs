@@ -24,8 +24,6 @@ mod remove;
 mod settings;
 mod volume;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ballast_sdk::{
     AttachOptions, Backend, BackendInfo, Error, MountSource, Options, Result, Scope, Settings,
     Volume, VolumeKind, VolumeName, s3,
@@ -107,11 +105,3 @@ impl Backend for S3fs {
 }
 
 ballast_sdk::export_backend!(S3fs);
-
-/// Wall-clock seconds since the Unix epoch (WASI's clock on wasip2). A clock
-/// before 1970 reads as 0.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}

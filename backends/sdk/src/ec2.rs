@@ -13,6 +13,8 @@
 use crate::Result;
 use crate::bindings::ballast::backend::ec2 as raw;
 
+pub use crate::cluster::find_tag;
+
 pub use raw::{
     Action, Attachment, AttachmentState, CreateVolumeRequest, EbsVolume, Filter, InstanceInfo,
     ModifyVolumeRequest, Relocation, Snapshot, SnapshotState, Tag, VolumeCondition, VolumeState,
@@ -116,13 +118,6 @@ pub fn tag<'a>(volume: &'a EbsVolume, key: &str) -> Option<&'a str> {
     find_tag(&volume.tags, key)
 }
 
-/// The value of tag `key` in `tags` (EC2 tag keys are case-sensitive).
-pub fn find_tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, value)| value.as_str())
-}
-
 /// A filter for DescribeVolumes/DescribeSnapshots: `name` matches any of
 /// `values`.
 pub fn filter(name: &str, values: &[&str]) -> Filter {
@@ -136,6 +131,8 @@ pub fn filter(name: &str, values: &[&str]) -> Filter {
 pub fn tag_filter(key: &str, value: &str) -> Filter {
     filter(&format!("tag:{key}"), &[value])
 }
+
+crate::wait::convert_wait_policy!(WaitPolicy);
 
 impl EbsVolume {
     /// A 16 GiB gp3 volume (3000 IOPS, 125 MiB/s, unencrypted) in `zone`,

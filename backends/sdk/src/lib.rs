@@ -3,7 +3,7 @@
 //! A backend is a Rust crate built as a `cdylib` for `wasm32-wasip2`. It
 //! implements the small [`Backend`] trait and registers it with
 //! [`export_backend!`]; the SDK does the rest: it binds the WIT contract
-//! (`ballast:backend@0.1.2`, see [`WIT_VERSION`]), keeps the value `init`
+//! (`ballast:backend@0.1.3`, see [`WIT_VERSION`]), keeps the value `init`
 //! returned for the one operation that follows it, and checks every volume
 //! name before the backend sees it.
 //!
@@ -22,15 +22,24 @@
 //!
 //! Capabilities the host offers are thin wrappers here: [`kv`],
 //! [`local_disk`], [`instance`], [`log`], [`ec2`] (Amazon EBS calls made
-//! by the host's AWS SDK, since 0.1.1) and [`s3`] (Amazon S3 control calls,
-//! since 0.1.2). A component imports only the
-//! capabilities its code calls, so its imports are its permission list.
-//! The generated bindings stay private to this crate.
+//! by the host's AWS SDK, since 0.1.1), [`s3`] (Amazon S3 control calls,
+//! since 0.1.2) and [`efs`] (Amazon EFS control calls, since 0.1.3). A
+//! component imports only the capabilities its code calls, so its imports
+//! are its permission list. The generated bindings stay private to this
+//! crate.
+//!
+//! Pure helpers every cloud backend shares: [`cluster`] (the cluster tag
+//! setting, the tags that make a resource a volume, idempotency tokens),
+//! [`wait`] (REX-Ray's `*_STATUS*` settings and durations) and [`kms`]
+//! (comparing KMS key names).
 
+pub mod cluster;
 pub mod ec2;
+pub mod efs;
 mod error;
 mod glue;
 pub mod instance;
+pub mod kms;
 pub mod kv;
 pub mod local_disk;
 pub mod log;
@@ -38,6 +47,7 @@ mod name;
 mod properties;
 pub mod s3;
 mod size;
+pub mod wait;
 
 #[doc(hidden)]
 pub mod bindings {

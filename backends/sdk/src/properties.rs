@@ -68,6 +68,34 @@ impl Properties {
         Ok(self.take_entry(keys)?.map(|(_, value)| value))
     }
 
+    /// Take a value, trimmed; one that is empty or blank is `invalid-argument`
+    /// ("option zone is empty; leave it out or give a value").
+    pub fn take_non_empty(&mut self, keys: &[&str]) -> Result<Option<String>> {
+        match self.take(keys)?.map(|value| value.trim().to_owned()) {
+            Some(value) if value.is_empty() => Err(Error::invalid_argument(format!(
+                "{} {} is empty; leave it out or give a value",
+                self.what,
+                keys.first().copied().unwrap_or_default()
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// Take a key whose only accepted value is `only` (any case), as
+    /// Cloudstor's `backing`: anything else is `invalid-argument` saying
+    /// `why` and how to put it right.
+    pub fn take_only(&mut self, keys: &[&str], only: &str, why: &str) -> Result<()> {
+        match self.take(keys)? {
+            Some(value) if !value.trim().eq_ignore_ascii_case(only) => {
+                let key = keys.first().copied().unwrap_or_default();
+                Err(Error::invalid_argument(format!(
+                    "{key}={value} is not supported: {why}; use {key}={only} or leave it out"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Take a size (see [`parse_size`]): a bare number is GiB.
     pub fn take_size(&mut self, keys: &[&str]) -> Result<Option<u64>> {
         self.take_parsed(keys, parse_size)
@@ -298,6 +326,45 @@ mod tests {
         assert_eq!(
             err.message(),
             r#"option "throughput": "fast" is not a whole number"#
+        );
+    }
+
+    #[test]
+    fn empty_values_and_other_values_of_a_fixed_key_are_refused() {
+        let mut opts = options(&[("Zone", " us-east-1a "), ("kmskeyid", "  ")]);
+        assert_eq!(
+            opts.take_non_empty(&["availabilityzone", "zone"])
+                .unwrap()
+                .as_deref(),
+            Some("us-east-1a")
+        );
+        let err = opts
+            .take_non_empty(&["encryptionkey", "kmskeyid"])
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "option encryptionkey is empty; leave it out or give a value"
+        );
+        let mut settings = Properties::settings([("EBS_KMSKEYID", "")]);
+        let err = settings.take_non_empty(&["EBS_KMSKEYID"]).unwrap_err();
+        assert!(
+            err.message().starts_with("setting EBS_KMSKEYID is empty"),
+            "{err}"
+        );
+
+        let why = "every volume here is shared";
+        let mut opts = options(&[("Backing", " SHARED ")]);
+        opts.take_only(&["backing"], "shared", why).unwrap();
+        opts.finish().unwrap();
+        options(&[]).take_only(&["backing"], "shared", why).unwrap();
+        let err = options(&[("backing", "relocatable")])
+            .take_only(&["backing"], "shared", why)
+            .unwrap_err();
+        assert_eq!(err.kind(), "invalid-argument");
+        assert_eq!(
+            err.message(),
+            "backing=relocatable is not supported: every volume here is shared; \
+             use backing=shared or leave it out"
         );
     }
 
