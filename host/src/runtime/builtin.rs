@@ -17,6 +17,10 @@ pub static BUILTINS: &[(&str, &[u8])] = &[
         "s3fs",
         include_bytes!(concat!(env!("BALLAST_WASM_DIR"), "/ballast_s3fs.wasm")),
     ),
+    (
+        "efs",
+        include_bytes!(concat!(env!("BALLAST_WASM_DIR"), "/ballast_efs.wasm")),
+    ),
 ];
 
 /// The component a `module` value names when it is `builtin:<name>`:
@@ -53,9 +57,10 @@ mod tests {
         assert!(super::lookup("/x/ballast_ebs.wasm").is_none());
         assert!(super::lookup("builtin:ebs").unwrap().is_ok());
         assert!(super::lookup("builtin:s3fs").unwrap().is_ok());
+        assert!(super::lookup("builtin:efs").unwrap().is_ok());
         let err = super::lookup("builtin:nfs").unwrap().unwrap_err();
         assert!(
-            err.contains("builtin:local, builtin:ebs, builtin:s3fs"),
+            err.contains("builtin:local, builtin:ebs, builtin:s3fs, builtin:efs"),
             "{err}"
         );
     }
