@@ -1,6 +1,8 @@
-//! The AWS SDK client configuration shared by the AWS capabilities (`ec2`
-//! now; `efs` and `s3` reuse it): region, endpoint, static keys or the
-//! SDK's default credential chain, retry mode and attempts, timeouts.
+//! What the AWS capabilities (`ec2`, `efs`, `s3`) share: the SDK client
+//! configuration (region, endpoint, static keys or the SDK's default
+//! credential chain, retry mode and attempts, timeouts), the mapping of
+//! SDK errors, SDK times as milliseconds, one view over SDK types that
+//! carry the same members, and bounded waits (`wait`).
 //!
 //! Sources, first wins: the backend's `[backends.<name>.aws]` table, then
 //! its REX-Ray settings under the capability's prefix (`EBS_REGION`,
@@ -10,6 +12,8 @@
 //! This module must never log or print a secret key, and it decides which
 //! settings are secret so that they never reach a guest.
 
+pub mod wait;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -18,6 +22,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::primitives::DateTime;
 
 use crate::config::{AwsConfig, AwsRetryMode};
 use crate::runtime::bindings::BackendError;
@@ -180,6 +185,48 @@ pub fn is_secret_setting(key: &str) -> bool {
 /// HTTP status, for an action.
 pub type Classify = fn(&str, Option<&str>, Option<&str>, Option<u16>) -> BackendError;
 
+/// How every AWS capability's error message reads: "<Action>: <Code>:
+/// <message>" (guests may match on it), with the code it names ("Unknown"
+/// and "(no message)" stand in for what the answer left out).
+pub fn error_text<'a>(
+    action: &str,
+    code: Option<&'a str>,
+    message: Option<&str>,
+) -> (&'a str, String) {
+    let code = code.filter(|c| !c.is_empty()).unwrap_or("Unknown");
+    let message = message.filter(|m| !m.is_empty()).unwrap_or("(no message)");
+    (code, format!("{action}: {code}: {message}"))
+}
+
+/// The contract's name of an error's case ("not-found" ...), for tests
+/// that check a mapping.
+#[cfg(test)]
+pub fn case_name(err: &BackendError) -> &'static str {
+    match err {
+        BackendError::NotFound(_) => "not-found",
+        BackendError::AlreadyExists(_) => "already-exists",
+        BackendError::InvalidArgument(_) => "invalid-argument",
+        BackendError::Conflict(_) => "conflict",
+        BackendError::Unavailable(_) => "unavailable",
+        BackendError::PermissionDenied(_) => "permission-denied",
+        BackendError::Internal(_) => "internal",
+    }
+}
+
+/// An SDK operation's error type, for any AWS service.
+pub trait ServiceError: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static {}
+
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static> ServiceError for E {}
+
+/// A `map_err` adapter mapping a service's errors with its `classify`:
+/// `call.send().await.map_err(mapper("CreateFileSystem", classify))`.
+pub fn mapper<E: ServiceError>(
+    action: &'static str,
+    classify: Classify,
+) -> impl Fn(SdkError<E>) -> BackendError {
+    move |err| sdk_error(action, &err, classify)
+}
+
 /// Map one SDK error of `action` for any AWS service: service errors by the
 /// service's own `classify`; timeouts, unsendable requests and unreadable
 /// 5xx answers are `unavailable` (the SDK has retried them already).
@@ -213,6 +260,81 @@ where
         _ => BackendError::Internal(format!("{action}: {}", context())),
     }
 }
+
+/// An SDK client made on first use from a capability's settings: loading
+/// the SDK config may ask the region chain, which must not happen before a
+/// call needs it. Keeps the region the config settled on.
+pub struct LazyClient<C> {
+    settings: AwsSettings,
+    make: fn(&SdkConfig) -> C,
+    made: tokio::sync::OnceCell<(C, Option<String>)>,
+}
+
+impl<C> LazyClient<C> {
+    /// `make` builds the service's client, e.g. `aws_sdk_efs::Client::new`.
+    pub fn new(settings: AwsSettings, make: fn(&SdkConfig) -> C) -> LazyClient<C> {
+        LazyClient {
+            settings,
+            make,
+            made: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &AwsSettings {
+        &self.settings
+    }
+
+    pub async fn client(&self) -> &C {
+        &self.made().await.0
+    }
+
+    /// The region the client uses (configured, or found by the SDK's chain).
+    pub async fn region(&self) -> Option<String> {
+        self.made().await.1.clone()
+    }
+
+    async fn made(&self) -> &(C, Option<String>) {
+        self.made
+            .get_or_init(|| async {
+                let config = self.settings.sdk_config().await;
+                let region = config.region().map(|r| r.as_ref().to_string());
+                ((self.make)(&config), region)
+            })
+            .await
+    }
+}
+
+/// An SDK time as milliseconds since the Unix epoch (0 when unknown or
+/// before 1970).
+pub fn millis(time: Option<&DateTime>) -> u64 {
+    time.and_then(|t| t.to_millis().ok())
+        .and_then(|ms| u64::try_from(ms).ok())
+        .unwrap_or(0)
+}
+
+/// A trait over SDK types that carry the same members (a described
+/// resource and the flattened output of the call that created it), so one
+/// function converts both:
+/// `sdk_view!(FileSystemView for [FileSystemDescription, CreateFileSystemOutput] { fn encrypted -> Option<bool>; })`.
+macro_rules! sdk_view {
+    ($trait:ident for [$($ty:ty),+] $fns:tt) => {
+        $crate::capabilities::aws::sdk_view!(@trait $trait $fns);
+        $($crate::capabilities::aws::sdk_view!(@impl $trait $ty $fns);)+
+    };
+    (@trait $trait:ident { $(fn $name:ident -> $ret:ty;)+ }) => {
+        pub trait $trait {
+            $(fn $name(&self) -> $ret;)+
+        }
+    };
+    (@impl $trait:ident $ty:ty { $(fn $name:ident -> $ret:ty;)+ }) => {
+        impl $trait for $ty {
+            $(fn $name(&self) -> $ret {
+                <$ty>::$name(self)
+            })+
+        }
+    };
+}
+pub(crate) use sdk_view;
 
 /// An error and its sources, "outer: inner: innermost" (no Debug dumps).
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {

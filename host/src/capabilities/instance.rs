@@ -58,18 +58,22 @@ impl Source {
                 .cloned(),
         }
     }
+
+    /// The AWS instance metadata value at `path` (under
+    /// `/latest/meta-data/`, e.g. "mac"), read each time it is asked for;
+    /// `None` when the identity is static.
+    pub async fn aws_metadata(&self, path: &str) -> Option<Result<String, BackendError>> {
+        match self {
+            Source::Static(_) => None,
+            Source::AwsImds {
+                client, endpoint, ..
+            } => Some(imds_get(client, endpoint, path).await),
+        }
+    }
 }
 
 async fn aws_identity(client: &imds::Client, endpoint: &str) -> Result<Identity, BackendError> {
-    let get = |path: &'static str| async move {
-        client
-            .get(format!("/latest/meta-data/{path}"))
-            .await
-            .map(|v| v.as_ref().to_string())
-            .map_err(|e| {
-                BackendError::Unavailable(format!("instance metadata {path} from {endpoint}: {e}"))
-            })
-    };
+    let get = |path| imds_get(client, endpoint, path);
     Ok(Identity {
         provider: "aws".into(),
         instance_id: get("instance-id").await?,
@@ -77,6 +81,21 @@ async fn aws_identity(client: &imds::Client, endpoint: &str) -> Result<Identity,
         zone: Some(get("placement/availability-zone").await?),
         instance_type: Some(get("instance-type").await?),
     })
+}
+
+/// One metadata value; any trouble is `unavailable` (never a made-up value).
+async fn imds_get(
+    client: &imds::Client,
+    endpoint: &str,
+    path: &str,
+) -> Result<String, BackendError> {
+    client
+        .get(format!("/latest/meta-data/{path}"))
+        .await
+        .map(|v| v.as_ref().to_string())
+        .map_err(|e| {
+            BackendError::Unavailable(format!("instance metadata {path} from {endpoint}: {e}"))
+        })
 }
 
 /// The configured identity, with this machine's id and `local` as the

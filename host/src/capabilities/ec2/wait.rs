@@ -1,16 +1,8 @@
-//! Waiting for EC2 state changes: a bounded exponential backoff (first
-//! poll after the initial delay, doubling, at most 2 s between polls,
-//! stopping at a number of polls or a time limit) and the volume
-//! conditions of `wait-volume`.
-//!
-//! Waiting sleeps on tokio, so a guest blocked here spends none of its CPU
-//! budget. A transient error from one poll is remembered, not fatal; any
-//! other error ends the wait. Giving up is `unavailable`, naming what was
-//! awaited and what was last seen.
+//! Waiting for EC2 state changes: the volume conditions of `wait-volume`,
+//! polled with the AWS capabilities' shared bounded backoff
+//! ([`crate::capabilities::aws::wait`]).
 
-use std::time::Duration;
-
-use tokio::time::Instant;
+pub use crate::capabilities::aws::wait::{Backoff, Waiter};
 
 use super::Ec2;
 use super::convert::{attachment_state_name, volume_state_name};
@@ -18,118 +10,6 @@ use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::ec2::{
     AttachmentState, EbsVolume, VolumeCondition, VolumeState, WaitPolicy,
 };
-
-/// Longest pause between two polls.
-pub const MAX_DELAY: Duration = Duration::from_secs(2);
-/// Shortest pause after the first poll (so a zero initial delay cannot spin).
-const MIN_DELAY: Duration = Duration::from_millis(10);
-
-/// How long to wait and how often to look.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    pub initial: Duration,
-    /// None: no limit on the number of polls.
-    pub max_attempts: Option<u32>,
-    /// None: no time limit (the guest call's own deadline still applies).
-    pub timeout: Option<Duration>,
-}
-
-impl Backoff {
-    /// The guest's policy; a zero `max-attempts` or `timeout-ms` sets no
-    /// limit of that kind.
-    pub fn from_policy(policy: &WaitPolicy) -> Backoff {
-        Backoff {
-            initial: Duration::from_millis(policy.initial_delay_ms.into()),
-            max_attempts: (policy.max_attempts > 0).then_some(policy.max_attempts),
-            timeout: (policy.timeout_ms > 0)
-                .then(|| Duration::from_millis(policy.timeout_ms.into())),
-        }
-    }
-
-    /// Poll every ≤2 s until `timeout` (the host's own long waits).
-    pub fn for_at_most(timeout: Duration) -> Backoff {
-        Backoff {
-            initial: Duration::from_millis(250),
-            max_attempts: None,
-            timeout: Some(timeout),
-        }
-    }
-}
-
-/// The pause after `delay`: doubled, at least `MIN_DELAY`, at most `MAX_DELAY`.
-pub fn next_delay(delay: Duration) -> Duration {
-    (delay * 2).clamp(MIN_DELAY, MAX_DELAY)
-}
-
-/// One wait in progress: call `poll` before each look, then `pending` or
-/// `absorb` when the look did not finish the wait.
-pub struct Waiter {
-    backoff: Backoff,
-    what: String,
-    started: Instant,
-    polls: u32,
-    delay: Duration,
-    last_seen: String,
-}
-
-impl Waiter {
-    /// `what` completes "waiting for …", e.g. "vol-1 to be available".
-    pub fn new(backoff: Backoff, what: impl Into<String>) -> Waiter {
-        Waiter {
-            backoff,
-            what: what.into(),
-            started: Instant::now(),
-            polls: 0,
-            delay: backoff.initial.min(MAX_DELAY),
-            last_seen: "nothing yet".into(),
-        }
-    }
-
-    /// Sleep until the next look is due (never past the time limit).
-    pub async fn poll(&mut self) {
-        let pause = match self.backoff.timeout {
-            Some(limit) => self.delay.min(limit.saturating_sub(self.started.elapsed())),
-            None => self.delay,
-        };
-        tokio::time::sleep(pause).await;
-        self.polls += 1;
-        self.delay = next_delay(self.delay);
-    }
-
-    /// The look found `seen`, not the awaited state: go on, unless the
-    /// bounds are used up.
-    pub fn pending(&mut self, seen: impl Into<String>) -> Result<(), BackendError> {
-        self.last_seen = seen.into();
-        let no_polls_left = self.backoff.max_attempts.is_some_and(|m| self.polls >= m);
-        let no_time_left = self
-            .backoff
-            .timeout
-            .is_some_and(|t| self.started.elapsed() >= t);
-        if no_polls_left || no_time_left {
-            return Err(self.gave_up());
-        }
-        Ok(())
-    }
-
-    /// The look failed: transient trouble counts as a pending look, any
-    /// other error ends the wait.
-    pub fn absorb(&mut self, err: BackendError) -> Result<(), BackendError> {
-        match err {
-            BackendError::Unavailable(m) => self.pending(format!("a transient error ({m})")),
-            other => Err(other),
-        }
-    }
-
-    fn gave_up(&self) -> BackendError {
-        BackendError::Unavailable(format!(
-            "waiting for {}: gave up after {} polls in {} ms; last seen: {}",
-            self.what,
-            self.polls,
-            self.started.elapsed().as_millis(),
-            self.last_seen
-        ))
-    }
-}
 
 impl Ec2 {
     /// Wait until `volume_id` meets `condition`; see the WIT's `wait-volume`.
@@ -140,7 +20,11 @@ impl Ec2 {
         policy: &WaitPolicy,
     ) -> Result<EbsVolume, BackendError> {
         let mut waiter = Waiter::new(
-            Backoff::from_policy(policy),
+            Backoff::from_policy(
+                policy.initial_delay_ms,
+                policy.max_attempts,
+                policy.timeout_ms,
+            ),
             format!("{volume_id} {}", describe_condition(condition)),
         );
         let mut last: Option<EbsVolume> = None;
@@ -293,71 +177,6 @@ fn gone(volume_id: &str) -> EbsVolume {
 mod tests {
     use super::*;
     use crate::runtime::bindings::ballast::backend::ec2::Attachment;
-
-    #[test]
-    fn delays_double_up_to_two_seconds() {
-        let mut delay = Duration::from_millis(300);
-        let mut seen = vec![delay];
-        for _ in 0..5 {
-            delay = next_delay(delay);
-            seen.push(delay);
-        }
-        let ms: Vec<u128> = seen.iter().map(Duration::as_millis).collect();
-        assert_eq!(ms, [300, 600, 1200, 2000, 2000, 2000]);
-        assert_eq!(next_delay(Duration::ZERO), MIN_DELAY, "never spins");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_waiter_stops_at_its_poll_limit_and_says_what_it_saw() {
-        let policy = WaitPolicy {
-            initial_delay_ms: 100,
-            max_attempts: 3,
-            timeout_ms: 0,
-        };
-        let mut waiter = Waiter::new(Backoff::from_policy(&policy), "vol-1 to be available");
-        let start = Instant::now();
-        waiter.poll().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(100));
-        waiter.pending("state creating").unwrap();
-        waiter.poll().await;
-        waiter
-            .absorb(BackendError::Unavailable("throttled".into()))
-            .unwrap();
-        waiter.poll().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(100 + 200 + 400));
-        let err = waiter.pending("state creating").unwrap_err();
-        let BackendError::Unavailable(message) = err else {
-            panic!("{err:?}")
-        };
-        assert!(
-            message.starts_with("waiting for vol-1 to be available: gave up after 3 polls"),
-            "{message}"
-        );
-        assert!(message.ends_with("last seen: state creating"), "{message}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_waiter_stops_at_its_time_limit_and_never_sleeps_past_it() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(1500),
-            max_attempts: None,
-            timeout: Some(Duration::from_millis(2000)),
-        };
-        let mut waiter = Waiter::new(backoff, "x");
-        let start = Instant::now();
-        waiter.poll().await;
-        waiter.pending("a").unwrap();
-        waiter.poll().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(2000));
-        assert!(waiter.pending("b").is_err());
-    }
-
-    #[test]
-    fn other_errors_end_a_wait() {
-        let mut waiter = Waiter::new(Backoff::for_at_most(Duration::from_secs(1)), "x");
-        let err = BackendError::PermissionDenied("no".into());
-        assert_eq!(waiter.absorb(err.clone()), Err(err));
-    }
 
     fn volume(state: VolumeState, attachments: &[(&str, AttachmentState)]) -> EbsVolume {
         EbsVolume {
