@@ -113,7 +113,10 @@ impl CapabilityContext {
                 .map_err(|e| anyhow::anyhow!("s3: {e}"))?
                 .map(Arc::new),
             efs: has(Capability::Efs)
-                .then(|| efs::Efs::from_config(name, config))
+                .then(|| {
+                    efs::Efs::from_config(name, config)
+                        .map(|efs| efs.with_scratch_dir(dir.join("efs")))
+                })
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("efs: {e}"))?
                 .map(Arc::new),

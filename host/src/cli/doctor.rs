@@ -4,13 +4,18 @@
 //! backend granted `ec2`: the region and endpoint in use, EC2 reachable,
 //! this instance's zone among the region's, and what the credentials may
 //! do (DryRun); for each backend granted `s3`: the region and endpoint in
-//! use and S3 reachable (ListBuckets). Prints one line per check, never a
-//! key; fails when a check that mounting needs fails.
+//! use and S3 reachable (ListBuckets); for each backend granted `efs`: the
+//! region and endpoint in use, EFS reachable (DescribeFileSystems) and
+//! whether this kernel has the NFS 4 client EFS volumes mount with. Prints
+//! one line per check, never a key; fails when a check that mounting needs
+//! fails.
 
 use std::path::Path;
 
 use crate::capabilities::Capability;
+use crate::capabilities::aws::AwsSettings;
 use crate::capabilities::ec2::{self, Ec2};
+use crate::capabilities::efs::Efs;
 use crate::capabilities::instance;
 use crate::capabilities::s3::S3;
 use crate::config::{BackendConfig, Config};
@@ -30,14 +35,20 @@ struct Check {
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let proc_filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     let mut checks = tool_checks();
     checks.push(loop_check());
-    checks.extend(filesystem_checks(
-        &std::fs::read_to_string("/proc/filesystems").unwrap_or_default(),
-    ));
+    checks.extend(filesystem_checks(&proc_filesystems));
     checks.push(socket_dir_check(&config.plugin.socket_dir));
-    checks.extend(ebs_checks(&config).await);
-    checks.extend(s3_checks(&config).await);
+    for (name, backend) in granted(&config, Capability::Ec2) {
+        checks.extend(ebs_backend_checks(name, backend).await);
+    }
+    for (name, backend) in granted(&config, Capability::S3) {
+        checks.extend(s3_backend_checks(name, backend).await);
+    }
+    for (name, backend) in granted(&config, Capability::Efs) {
+        checks.extend(efs_backend_checks(name, backend, &proc_filesystems).await);
+    }
     checks.extend(backend_checks(config).await);
     for check in &checks {
         let mark = match (check.ok, check.required) {
@@ -164,18 +175,13 @@ async fn backend_checks(config: Config) -> Vec<Check> {
     checks
 }
 
-/// The EBS section: every backend granted `ec2`.
-async fn ebs_checks(config: &Config) -> Vec<Check> {
-    let mut checks = Vec::new();
-    for (name, backend) in &config.backends {
-        if backend
-            .granted()
-            .is_ok_and(|granted| granted.contains(&Capability::Ec2))
-        {
-            checks.extend(ebs_backend_checks(name, backend).await);
-        }
-    }
-    checks
+/// The backends granted `cap` (a section of checks each).
+fn granted(config: &Config, cap: Capability) -> impl Iterator<Item = (&str, &BackendConfig)> {
+    config
+        .backends
+        .iter()
+        .filter(move |(_, backend)| backend.granted().is_ok_and(|g| g.contains(&cap)))
+        .map(|(name, backend)| (name.as_str(), backend))
 }
 
 async fn ebs_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
@@ -183,7 +189,12 @@ async fn ebs_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
         Ok(ec2) => ec2,
         Err(e) => return vec![ebs_check(name, "aws config", Err(e.to_string()))],
     };
-    let mut checks = vec![region_check(name, &ec2).await];
+    let region = ec2.region().await;
+    let mut checks = vec![ebs_check(
+        name,
+        "region",
+        region_detail(ec2.settings(), region, "EBS", ""),
+    )];
     let zones = ec2.describe_availability_zones().await;
     checks.push(ebs_check(
         name,
@@ -214,41 +225,39 @@ async fn ebs_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
 
 /// A required check of backend `name`'s EBS set-up.
 fn ebs_check(name: &str, what: &str, outcome: Result<String, String>) -> Check {
+    section_check("ebs", name, what, outcome)
+}
+
+/// A required check of backend `name`'s set-up in one section
+/// ("ebs", "s3" or "efs").
+fn section_check(section: &str, name: &str, what: &str, outcome: Result<String, String>) -> Check {
     Check {
-        name: format!("ebs {name}: {what}"),
+        name: format!("{section} {name}: {what}"),
         ok: outcome.is_ok(),
         required: true,
         detail: outcome.unwrap_or_else(|e| e),
     }
 }
 
-async fn region_check(name: &str, ec2: &Ec2) -> Check {
-    let settings = ec2.settings();
-    let endpoint = settings
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| "AWS's endpoint".into());
-    let outcome = match ec2.region().await {
+/// "<region> at <endpoint><note>; credentials: <where from>" (never a
+/// key), or what to set when the client found no region (`prefix` names
+/// the REX-Ray settings, e.g. "EBS" for EBS_REGION).
+fn region_detail(
+    settings: &AwsSettings,
+    region: Option<String>,
+    prefix: &str,
+    note: &str,
+) -> Result<String, String> {
+    let endpoint = settings.endpoint.as_deref().unwrap_or("AWS's endpoint");
+    match region {
         Some(region) => Ok(format!(
-            "{region} at {endpoint}; credentials: {}",
+            "{region} at {endpoint}{note}; credentials: {}",
             settings.credentials_source()
         )),
-        None => Err("no region: set aws.region or EBS_REGION (or AWS_REGION)".into()),
-    };
-    ebs_check(name, "region", outcome)
-}
-
-async fn s3_checks(config: &Config) -> Vec<Check> {
-    let mut checks = Vec::new();
-    for (name, backend) in &config.backends {
-        if backend
-            .granted()
-            .is_ok_and(|granted| granted.contains(&Capability::S3))
-        {
-            checks.extend(s3_backend_checks(name, backend).await);
-        }
+        None => Err(format!(
+            "no region: set aws.region or {prefix}_REGION (or AWS_REGION)"
+        )),
     }
-    checks
 }
 
 /// Region, endpoint and credential source of backend `name`'s S3 client
@@ -258,23 +267,12 @@ async fn s3_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
         Ok(s3) => s3,
         Err(e) => return vec![s3_check(name, "aws config", Err(e.to_string()))],
     };
-    let settings = s3.settings();
-    let endpoint = settings
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| "AWS's endpoint".into());
     let style = if s3.path_style() {
-        "path-style"
+        " (path-style)"
     } else {
-        "virtual-hosted"
+        " (virtual-hosted)"
     };
-    let region = match s3.region().await {
-        Some(region) => Ok(format!(
-            "{region} at {endpoint} ({style}); credentials: {}",
-            settings.credentials_source()
-        )),
-        None => Err("no region: set aws.region or S3FS_REGION (or AWS_REGION)".into()),
-    };
+    let region = region_detail(s3.settings(), s3.region().await, "S3FS", style);
     let reachable = s3
         .list_buckets()
         .await
@@ -288,12 +286,55 @@ async fn s3_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
 
 /// A required check of backend `name`'s S3 set-up.
 fn s3_check(name: &str, what: &str, outcome: Result<String, String>) -> Check {
-    Check {
-        name: format!("s3 {name}: {what}"),
-        ok: outcome.is_ok(),
-        required: true,
-        detail: outcome.unwrap_or_else(|e| e),
-    }
+    section_check("s3", name, what, outcome)
+}
+
+/// Region, endpoint and credential source of backend `name`'s EFS client
+/// (never a key), whether DescribeFileSystems answers, and whether this
+/// kernel can mount what EFS serves.
+async fn efs_backend_checks(
+    name: &str,
+    backend: &BackendConfig,
+    proc_filesystems: &str,
+) -> Vec<Check> {
+    let nfs = nfs_client_check(name, proc_filesystems);
+    let efs = match Efs::from_config(name, backend) {
+        Ok(efs) => efs,
+        Err(e) => {
+            return vec![
+                section_check("efs", name, "aws config", Err(e.to_string())),
+                nfs,
+            ];
+        }
+    };
+    let region = region_detail(efs.settings(), efs.region().await, "EFS", "");
+    let reachable = efs
+        .describe_file_systems(None, None)
+        .await
+        .map(|f| format!("DescribeFileSystems: {} file systems", f.len()))
+        .map_err(|e| describe(&e));
+    vec![
+        section_check("efs", name, "region", region),
+        section_check("efs", name, "EFS reachable", reachable),
+        nfs,
+    ]
+}
+
+/// Whether this kernel has the NFS 4 client that EFS volumes (and
+/// `purge-directory`) mount with; a backend granted `efs` needs it.
+fn nfs_client_check(name: &str, proc_filesystems: &str) -> Check {
+    let outcome = if storage::nfs::kernel_has_nfs4(proc_filesystems) {
+        Ok("nfs4 in /proc/filesystems: EFS volumes can be mounted".to_string())
+    } else {
+        Err(
+            "this kernel has no NFS 4 client (no nfs4 in /proc/filesystems): EFS volumes \
+             cannot be mounted on this host; load the nfs kernel module (modprobe nfs; on \
+             Debian/Ubuntu cloud kernels it ships in linux-modules-extra) or run a kernel \
+             built with CONFIG_NFS_V4"
+                .to_string(),
+        )
+    };
+    section_check("efs", name, "kernel NFS client", outcome)
 }
 
 async fn instance_zone_check(name: &str, backend: &BackendConfig, zones: &[String]) -> Check {
@@ -352,6 +393,51 @@ mod tests {
         );
         assert!(!unknown.ok && unknown.required);
         assert!(unknown.detail.contains("Throttling"), "{}", unknown.detail);
+    }
+
+    #[test]
+    fn efs_needs_the_kernels_nfs_client_and_says_what_to_load() {
+        let missing = nfs_client_check("efs", "nodev\tsysfs\n\text4\n");
+        assert!(!missing.ok && missing.required);
+        assert_eq!(missing.name, "efs efs: kernel NFS client");
+        assert!(
+            missing
+                .detail
+                .contains("EFS volumes cannot be mounted on this host"),
+            "{}",
+            missing.detail
+        );
+        assert!(
+            missing.detail.contains("modprobe nfs"),
+            "{}",
+            missing.detail
+        );
+        assert!(
+            missing.detail.contains("CONFIG_NFS_V4"),
+            "{}",
+            missing.detail
+        );
+        let present = nfs_client_check("efs", "nodev\tnfs\nnodev\tnfs4\n");
+        assert!(present.ok, "{}", present.detail);
+    }
+
+    #[test]
+    fn the_region_line_names_endpoint_and_credential_source_never_a_key() {
+        let table = crate::config::AwsConfig {
+            endpoint: Some("http://127.0.0.1:4566".into()),
+            access_key: Some("AKIDVISIBLE".into()),
+            secret_key: Some("hunter2-secret".into()),
+            ..Default::default()
+        };
+        let settings = AwsSettings::resolve(&table, &Default::default(), "EFS").unwrap();
+        let line = region_detail(&settings, Some("eu-west-1".into()), "EFS", "").unwrap();
+        assert_eq!(
+            line,
+            "eu-west-1 at http://127.0.0.1:4566; credentials: static keys from the config"
+        );
+        assert!(!line.contains("hunter2"), "{line}");
+        let none = region_detail(&settings, None, "EFS", "").unwrap_err();
+        assert!(none.contains("EFS_REGION"), "{none}");
     }
 
     #[test]

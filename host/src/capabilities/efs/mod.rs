@@ -3,11 +3,35 @@
 //! host's credentials, region, endpoint and retry policy. The data path is
 //! the kernel's NFS client (`storage::nfs`).
 //!
-//! SCAFFOLD: the calls are being written; every one answers `internal` until then.
+//! - `calls`: one method per WIT function that maps to EFS actions
+//! - `wait`: `wait-file-system`, `wait-mount-target`, `wait-access-point`
+//! - `network`: this machine's subnet and security groups (instance metadata)
+//! - `purge`: deleting a directory through a temporary NFS mount
+//! - `resource`: what file systems, mount targets and access points share
+//! - `convert`, `errors`: SDK types and errors to the contract's
+//!
+//! `Efs` is the core (plain async methods returning `Result<T,
+//! BackendError>`, usable without a guest); the `Host` impl at the end
+//! only delegates. One `Efs` serves every call of one backend. Credentials
+//! never leave this module's client; nothing here logs them.
 
+mod calls;
+pub mod convert;
+pub mod errors;
+mod network;
+mod purge;
+mod resource;
+mod wait;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::aws::{AwsSettings, AwsSettingsError};
+use aws_sdk_efs::Client;
+use tokio::sync::OnceCell;
+
+pub use self::purge::EFS_MOUNT_OPTIONS;
+use super::aws::{AwsSettings, AwsSettingsError, LazyClient};
+use super::instance;
 use super::{Capability, granted};
 use crate::config::BackendConfig;
 use crate::runtime::bindings::BackendError;
@@ -20,20 +44,55 @@ use crate::runtime::store::HostState;
 /// REX-Ray's prefix for the efs driver's settings (`EFS_REGION` ...).
 pub const SETTINGS_PREFIX: &str = "EFS";
 
+/// A backend's config that cannot make its `efs` capability.
+#[derive(Debug, thiserror::Error)]
+pub enum EfsConfigError {
+    #[error(transparent)]
+    Aws(#[from] AwsSettingsError),
+    /// The `[backends.<name>.instance]` table (its metadata endpoint).
+    #[error("instance: {0}")]
+    Instance(String),
+}
+
 /// The `efs` capability of one backend.
 pub struct Efs {
     backend: String,
-    settings: AwsSettings,
+    aws: LazyClient<Client>,
+    /// This machine, from the backend's `instance` table: its zone picks
+    /// the mount target `purge-directory` mounts, its metadata answers
+    /// `get-instance-network`. Independent of the `instance` grant.
+    machine: instance::Source,
+    /// Read once: a machine's network does not change while the host runs.
+    network: OnceCell<InstanceNetwork>,
+    /// Where `purge-directory` makes its temporary mounts.
+    scratch_dir: PathBuf,
 }
 
 impl Efs {
-    /// From a backend's `aws` table and its `EFS_*` settings.
-    pub fn from_config(backend: &str, config: &BackendConfig) -> Result<Efs, AwsSettingsError> {
-        let settings = AwsSettings::resolve(&config.aws, &config.settings, SETTINGS_PREFIX)?;
-        Ok(Efs {
+    pub fn new(backend: &str, settings: AwsSettings, machine: instance::Source) -> Efs {
+        Efs {
             backend: backend.into(),
-            settings,
-        })
+            aws: LazyClient::new(settings, Client::new),
+            machine,
+            network: OnceCell::new(),
+            scratch_dir: std::env::temp_dir().join(format!("ballast-efs-{backend}")),
+        }
+    }
+
+    /// From a backend's `aws` table, its `EFS_*` settings and its
+    /// `instance` table.
+    pub fn from_config(backend: &str, config: &BackendConfig) -> Result<Efs, EfsConfigError> {
+        let settings = AwsSettings::resolve(&config.aws, &config.settings, SETTINGS_PREFIX)?;
+        let machine = instance::Source::new(&config.instance)
+            .map_err(|e| EfsConfigError::Instance(format!("{e:#}")))?;
+        Ok(Efs::new(backend, settings, machine))
+    }
+
+    /// Make `purge-directory`'s temporary mounts under `dir` (the
+    /// backend's own directory; the system's temp dir until set).
+    pub fn with_scratch_dir(mut self, dir: PathBuf) -> Efs {
+        self.scratch_dir = dir;
+        self
     }
 
     pub fn backend(&self) -> &str {
@@ -41,7 +100,17 @@ impl Efs {
     }
 
     pub fn settings(&self) -> &AwsSettings {
-        &self.settings
+        self.aws.settings()
+    }
+
+    /// The SDK client, made on first use.
+    pub async fn client(&self) -> &Client {
+        self.aws.client().await
+    }
+
+    /// The region the client uses (configured, or found by the SDK's chain).
+    pub async fn region(&self) -> Option<String> {
+        self.aws.region().await
     }
 }
 
@@ -53,129 +122,121 @@ impl HostState {
 
 type Answer<T> = wasmtime::Result<Result<T, BackendError>>;
 
-fn scaffold<T>(action: &str) -> Result<T, BackendError> {
-    Err(BackendError::Internal(format!("{action}: not written yet")))
-}
-
 impl Host for HostState {
     async fn describe_file_systems(
         &mut self,
-        _file_system_id: Option<String>,
-        _creation_token: Option<String>,
+        file_system_id: Option<String>,
+        creation_token: Option<String>,
     ) -> Answer<Vec<FileSystem>> {
-        self.efs()?;
-        Ok(scaffold("DescribeFileSystems"))
+        let efs = self.efs()?;
+        Ok(efs
+            .describe_file_systems(file_system_id.as_deref(), creation_token.as_deref())
+            .await)
     }
 
-    async fn create_file_system(
-        &mut self,
-        _request: CreateFileSystemRequest,
-    ) -> Answer<FileSystem> {
-        self.efs()?;
-        Ok(scaffold("CreateFileSystem"))
+    async fn create_file_system(&mut self, request: CreateFileSystemRequest) -> Answer<FileSystem> {
+        Ok(self.efs()?.create_file_system(&request).await)
     }
 
-    async fn delete_file_system(&mut self, _file_system_id: String) -> Answer<()> {
-        self.efs()?;
-        Ok(scaffold("DeleteFileSystem"))
+    async fn delete_file_system(&mut self, file_system_id: String) -> Answer<()> {
+        Ok(self.efs()?.delete_file_system(&file_system_id).await)
     }
 
-    async fn describe_mount_targets(
-        &mut self,
-        _file_system_id: String,
-    ) -> Answer<Vec<MountTarget>> {
-        self.efs()?;
-        Ok(scaffold("DescribeMountTargets"))
+    async fn describe_mount_targets(&mut self, file_system_id: String) -> Answer<Vec<MountTarget>> {
+        Ok(self.efs()?.describe_mount_targets(&file_system_id).await)
     }
 
     async fn create_mount_target(
         &mut self,
-        _file_system_id: String,
-        _subnet_id: String,
-        _security_groups: Vec<String>,
+        file_system_id: String,
+        subnet_id: String,
+        security_groups: Vec<String>,
     ) -> Answer<MountTarget> {
-        self.efs()?;
-        Ok(scaffold("CreateMountTarget"))
+        let efs = self.efs()?;
+        Ok(efs
+            .create_mount_target(&file_system_id, &subnet_id, &security_groups)
+            .await)
     }
 
-    async fn delete_mount_target(&mut self, _mount_target_id: String) -> Answer<()> {
-        self.efs()?;
-        Ok(scaffold("DeleteMountTarget"))
+    async fn delete_mount_target(&mut self, mount_target_id: String) -> Answer<()> {
+        Ok(self.efs()?.delete_mount_target(&mount_target_id).await)
     }
 
     async fn describe_access_points(
         &mut self,
-        _file_system_id: Option<String>,
-        _access_point_id: Option<String>,
+        file_system_id: Option<String>,
+        access_point_id: Option<String>,
     ) -> Answer<Vec<AccessPoint>> {
-        self.efs()?;
-        Ok(scaffold("DescribeAccessPoints"))
+        let efs = self.efs()?;
+        Ok(efs
+            .describe_access_points(file_system_id.as_deref(), access_point_id.as_deref())
+            .await)
     }
 
     async fn create_access_point(
         &mut self,
-        _request: CreateAccessPointRequest,
+        request: CreateAccessPointRequest,
     ) -> Answer<AccessPoint> {
-        self.efs()?;
-        Ok(scaffold("CreateAccessPoint"))
+        Ok(self.efs()?.create_access_point(&request).await)
     }
 
-    async fn delete_access_point(&mut self, _access_point_id: String) -> Answer<()> {
-        self.efs()?;
-        Ok(scaffold("DeleteAccessPoint"))
+    async fn delete_access_point(&mut self, access_point_id: String) -> Answer<()> {
+        Ok(self.efs()?.delete_access_point(&access_point_id).await)
     }
 
     async fn tag_resource(
         &mut self,
-        _resource_id: String,
-        _tags: Vec<(String, String)>,
+        resource_id: String,
+        tags: Vec<(String, String)>,
     ) -> Answer<()> {
-        self.efs()?;
-        Ok(scaffold("TagResource"))
+        Ok(self.efs()?.tag_resource(&resource_id, &tags).await)
     }
 
-    async fn untag_resource(&mut self, _resource_id: String, _keys: Vec<String>) -> Answer<()> {
-        self.efs()?;
-        Ok(scaffold("UntagResource"))
+    async fn untag_resource(&mut self, resource_id: String, keys: Vec<String>) -> Answer<()> {
+        Ok(self.efs()?.untag_resource(&resource_id, &keys).await)
     }
 
     async fn wait_file_system(
         &mut self,
-        _file_system_id: String,
-        _condition: WaitFor,
-        _policy: WaitPolicy,
+        file_system_id: String,
+        condition: WaitFor,
+        policy: WaitPolicy,
     ) -> Answer<FileSystem> {
-        self.efs()?;
-        Ok(scaffold("wait-file-system"))
+        let efs = self.efs()?;
+        Ok(efs
+            .wait_file_system(&file_system_id, condition, &policy)
+            .await)
     }
 
     async fn wait_mount_target(
         &mut self,
-        _mount_target_id: String,
-        _condition: WaitFor,
-        _policy: WaitPolicy,
+        mount_target_id: String,
+        condition: WaitFor,
+        policy: WaitPolicy,
     ) -> Answer<MountTarget> {
-        self.efs()?;
-        Ok(scaffold("wait-mount-target"))
+        let efs = self.efs()?;
+        Ok(efs
+            .wait_mount_target(&mount_target_id, condition, &policy)
+            .await)
     }
 
     async fn wait_access_point(
         &mut self,
-        _access_point_id: String,
-        _condition: WaitFor,
-        _policy: WaitPolicy,
+        access_point_id: String,
+        condition: WaitFor,
+        policy: WaitPolicy,
     ) -> Answer<AccessPoint> {
-        self.efs()?;
-        Ok(scaffold("wait-access-point"))
+        let efs = self.efs()?;
+        Ok(efs
+            .wait_access_point(&access_point_id, condition, &policy)
+            .await)
     }
 
     async fn get_instance_network(&mut self) -> Answer<InstanceNetwork> {
-        self.efs()?;
-        Ok(scaffold("instance-network"))
+        Ok(self.efs()?.instance_network().await)
     }
 
-    async fn purge_directory(&mut self, _file_system_id: String, _path: String) -> Answer<u64> {
-        self.efs()?;
-        Ok(scaffold("purge-directory"))
+    async fn purge_directory(&mut self, file_system_id: String, path: String) -> Answer<u64> {
+        Ok(self.efs()?.purge_directory(&file_system_id, &path).await)
     }
 }
