@@ -1,6 +1,7 @@
 //! Instance metadata, one listener per simulated instance: AWS IMDSv2 (PUT
-//! a token, then GET with it) and the GCE metadata server (`Metadata-Flavor:
-//! Google` both ways). Each answers only for its own provider's instances
+//! a token, then GET with it; identity, placement, role credentials and the
+//! primary interface's network: MAC, subnet, VPC, security groups) and the
+//! GCE metadata server (`Metadata-Flavor: Google` both ways). Each answers only for its own provider's instances
 //! (404 otherwise). A killed instance is powered off: every request gets
 //! 503. Like the real servers, both refuse requests carrying
 //! `X-Forwarded-For` (a proxy must not reach them).
@@ -119,7 +120,7 @@ fn imds_instance(served: &Served, headers: &HeaderMap) -> Result<crate::world::I
 
 async fn imds_root(State(served): State<Served>, headers: HeaderMap) -> Response {
     match imds_instance(&served, &headers) {
-        Ok(_) => "iam/\ninstance-id\ninstance-type\nplacement/".into_response(),
+        Ok(_) => "iam/\ninstance-id\ninstance-type\nmac\nnetwork/\nplacement/".into_response(),
         Err(refusal) => refusal.into_response(),
     }
 }
@@ -133,8 +134,21 @@ async fn imds_get(
         Ok(instance) => instance,
         Err(refusal) => return refusal.into_response(),
     };
-    let region = served.sim.config.region.clone();
+    let config = &served.sim.config;
+    let region = config.region.clone();
+    let mac = crate::ids::mac_for_instance(&instance.spec.id);
     let body = match path.trim_end_matches('/') {
+        "mac" => mac,
+        "network" => "interfaces/".to_string(),
+        "network/interfaces" => "macs/".to_string(),
+        "network/interfaces/macs" => format!("{mac}/"),
+        p if p.starts_with("network/interfaces/macs/") => {
+            let rest = &p["network/interfaces/macs/".len()..];
+            match interface_value(config, &instance, &mac, rest) {
+                Some(value) => value,
+                None => return StatusCode::NOT_FOUND.into_response(),
+            }
+        }
         "instance-id" => instance.spec.id,
         "instance-type" => instance.spec.instance_type,
         "placement" => "availability-zone\nregion".to_string(),
@@ -155,6 +169,37 @@ async fn imds_get(
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     body.into_response()
+}
+
+/// `network/interfaces/macs/<rest>` for the instance's one (primary)
+/// interface: in its zone's subnet (the one DescribeInstances reports),
+/// in the region's VPC, with the VPC's default security group.
+fn interface_value(
+    config: &crate::config::SimConfig,
+    instance: &crate::world::Instance,
+    mac: &str,
+    rest: &str,
+) -> Option<String> {
+    let (asked, leaf) = rest.split_once('/').unwrap_or((rest, ""));
+    if asked != mac {
+        return None;
+    }
+    let zone = &instance.spec.zone;
+    let zone_index = config.zones.iter().position(|z| z == zone).unwrap_or(0);
+    Some(match leaf {
+        "" => "device-number\nmac\nsecurity-group-ids\nsecurity-groups\nsubnet-id\n\
+               subnet-ipv4-cidr-block\nvpc-id\nvpc-ipv4-cidr-block"
+            .to_string(),
+        "device-number" => "0".to_string(),
+        "mac" => mac.to_string(),
+        "subnet-id" => crate::ids::subnet_for_zone(zone),
+        "subnet-ipv4-cidr-block" => format!("10.0.{zone_index}.0/24"),
+        "vpc-id" => crate::ids::vpc_id(&config.region),
+        "vpc-ipv4-cidr-block" => "10.0.0.0/16".to_string(),
+        "security-group-ids" => crate::ids::default_security_group(&config.region),
+        "security-groups" => "default".to_string(),
+        _ => return None,
+    })
 }
 
 /// The GCE instance if the request is a proper metadata request, else the answer.

@@ -393,3 +393,68 @@ async fn a_killed_instance_stops_answering() {
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn imds_v2_names_the_network_that_ec2_and_efs_use() {
+    let (_dir, running) = support::sim(|_| {}).await;
+    let get = |instance: &'static str, path: String| {
+        let client = imds_client(&running, instance);
+        async move {
+            let value = client.get(format!("/latest/meta-data/{path}")).await;
+            value.unwrap().as_ref().to_string()
+        }
+    };
+    let mac = get("i-c", "mac".into()).await;
+    assert_eq!(mac, cloudsim::ids::mac_for_instance("i-c"));
+    assert_ne!(mac, get("i-a", "mac".into()).await, "one MAC per instance");
+    let macs = get("i-c", "network/interfaces/macs/".into()).await;
+    assert_eq!(macs, format!("{mac}/"));
+    let interface = format!("network/interfaces/macs/{mac}");
+    let subnet = get("i-c", format!("{interface}/subnet-id")).await;
+    let vpc = get("i-c", format!("{interface}/vpc-id")).await;
+    let groups = get("i-c", format!("{interface}/security-group-ids")).await;
+
+    // EC2 describes the instance in the same subnet, VPC and group.
+    let ec2 = support::ec2(&running.api_url).await;
+    let described = ec2.describe_instances().instance_ids("i-c").send().await;
+    let described = described.unwrap();
+    let instance = &described.reservations()[0].instances()[0];
+    assert_eq!(instance.subnet_id(), Some(subnet.as_str()));
+    assert_eq!(subnet, cloudsim::ids::subnet_for_zone("us-east-1b"));
+    assert_eq!(instance.vpc_id(), Some(vpc.as_str()));
+    let group_ids: Vec<&str> = instance
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id())
+        .collect();
+    assert_eq!(group_ids, [groups.as_str()]);
+
+    // EFS puts a mount target there with that group, in that VPC.
+    let efs = support::efs(&running.api_url).await;
+    let fs = efs
+        .create_file_system()
+        .creation_token("network")
+        .send()
+        .await
+        .unwrap();
+    let target = efs
+        .create_mount_target()
+        .file_system_id(fs.file_system_id())
+        .subnet_id(&subnet)
+        .security_groups(&groups)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(target.availability_zone_name(), Some("us-east-1b"));
+    assert_eq!(target.vpc_id(), Some(vpc.as_str()));
+
+    // Another instance's MAC is not this one's interface.
+    let other = cloudsim::ids::mac_for_instance("i-a");
+    let client = imds_client(&running, "i-c");
+    let foreign = client
+        .get(format!(
+            "/latest/meta-data/network/interfaces/macs/{other}/subnet-id"
+        ))
+        .await;
+    assert!(foreign.is_err(), "{foreign:?}");
+}

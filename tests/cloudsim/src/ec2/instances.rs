@@ -23,6 +23,7 @@ struct Described<'a> {
     /// (volume id, attachment).
     mappings: Vec<(&'a str, &'a Attachment)>,
     tags: &'a BTreeMap<String, String>,
+    region: &'a str,
 }
 
 pub fn describe_instances(sim: &SharedSim, params: &Params) -> Result<Response, Ec2Error> {
@@ -68,6 +69,7 @@ pub fn describe_instances(sim: &SharedSim, params: &Params) -> Result<Response, 
             private_ip: ids::private_ip(zone_index, nth_in_zone),
             mappings,
             tags: world.ec2.instance_tags.get(&spec.id).unwrap_or(&no_tags),
+            region: &sim.config.region,
         };
         if query::selected(&ids, &spec.id, &filters, described.tags, |name| {
             filter_values(&described, name)
@@ -102,7 +104,8 @@ fn filter_values(d: &Described, name: &str) -> Option<Vec<String>> {
         "instance-state-code" => vec![state(d.instance).0.to_string()],
         "private-ip-address" => vec![d.private_ip.clone()],
         "subnet-id" => vec![ids::subnet_for_zone(&spec.zone)],
-        "vpc-id" => vec![vpc_id()],
+        "vpc-id" => vec![ids::vpc_id(d.region)],
+        "instance.group-id" | "group-id" => vec![ids::default_security_group(d.region)],
         "block-device-mapping.volume-id" => d.mappings.iter().map(|(v, _)| v.to_string()).collect(),
         "block-device-mapping.device-name" => {
             d.mappings.iter().map(|(_, a)| a.device.clone()).collect()
@@ -148,8 +151,15 @@ fn write_reservation(x: &mut Xml, config: &SimConfig, d: &Described) {
                 .el("monitoring", |x| {
                     x.field("state", "disabled");
                 })
+                .list(
+                    "groupSet",
+                    [ids::default_security_group(&config.region)],
+                    |x, group| {
+                        x.field("groupId", group).field("groupName", "default");
+                    },
+                )
                 .field("subnetId", ids::subnet_for_zone(&spec.zone))
-                .field("vpcId", vpc_id())
+                .field("vpcId", ids::vpc_id(&config.region))
                 .field("privateIpAddress", &d.private_ip)
                 .field("architecture", "x86_64")
                 .field("rootDeviceType", "ebs")
@@ -175,11 +185,6 @@ fn write_reservation(x: &mut Xml, config: &SimConfig, d: &Described) {
                 .field("ebsOptimized", false)
                 .field("enaSupport", true);
         });
-}
-
-/// The simulated region's one VPC.
-fn vpc_id() -> String {
-    format!("vpc-{}", short_hash("cloudsim-vpc"))
 }
 
 /// 17 hex digits derived from `text` (stable ids).

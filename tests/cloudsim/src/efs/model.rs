@@ -139,22 +139,9 @@ pub fn kms_key_arn(region: &str, given: Option<&str>) -> String {
     }
 }
 
-fn stable_id(prefix: &str, seed: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &hex::encode(sha2::Sha256::digest(seed.as_bytes()))[..17]
-    )
-}
-
-/// The simulated region's one VPC, which holds every zone's subnet.
-pub fn vpc_id(region: &str) -> String {
-    stable_id("vpc", &format!("vpc/{region}"))
-}
-
-/// The VPC's default security group (a mount target's when none is given).
-pub fn default_security_group(region: &str) -> String {
-    stable_id("sg", &format!("default-sg/{region}"))
-}
+/// The simulated region's one VPC (holding every zone's subnet) and its
+/// default security group, as EC2 and instance metadata name them too.
+pub use crate::ids::{default_security_group, vpc_id};
 
 /// AWS's zone id for the `index`th configured zone: `use1-az1`, `euw2-az3`,
 /// `apse1-az2`…
