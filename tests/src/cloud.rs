@@ -289,3 +289,43 @@ pub fn write_synced(dir: &Path, file: &str, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
     f.sync_all().unwrap();
 }
+
+/// The config of a backend granted `efs` (and `log`) against a simulated
+/// (or moto's) EFS at `api_url`, set the way an operator sets it: REX-Ray's
+/// `EFS_REGION`, `EFS_ENDPOINT`, `EFS_ACCESSKEY`, `EFS_SECRETKEY`. With a
+/// `metadata_url` the host is that instance (its IMDS); without, its
+/// identity is static, in `static_zone`.
+pub fn efs_backend_config(
+    api_url: &str,
+    metadata_url: Option<&str>,
+    static_zone: Option<&str>,
+) -> ballast::config::BackendConfig {
+    use ballast::config::{BackendConfig, InstanceConfig, InstanceSource};
+    let settings = [
+        ("EFS_REGION", "us-east-1"),
+        ("EFS_ENDPOINT", api_url),
+        ("EFS_ACCESSKEY", ACCESS_KEY),
+        ("EFS_SECRETKEY", SECRET_KEY),
+    ];
+    let instance = match metadata_url {
+        Some(url) => InstanceConfig {
+            source: InstanceSource::AwsImds,
+            metadata_endpoint: Some(url.into()),
+            ..Default::default()
+        },
+        None => InstanceConfig {
+            zone: static_zone.map(String::from),
+            ..Default::default()
+        },
+    };
+    BackendConfig {
+        module: "/efs.wasm".into(),
+        capabilities: vec!["log".into(), "efs".into()],
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        instance,
+        ..Default::default()
+    }
+}
