@@ -22,7 +22,7 @@ use super::Efs;
 use super::convert::life_cycle_state_name;
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::efs::{LifeCycleState, MountTarget};
-use crate::storage::{self, StorageError, nfs};
+use crate::storage::{StorageError, nfs};
 
 /// efs-utils' default mount options (what `mount -t efs` asks the kernel for).
 pub const EFS_MOUNT_OPTIONS: &str =
@@ -131,7 +131,7 @@ impl Purge {
             return Err(self.mount_error(e));
         }
         let removed = remove_tree(&dir, &self.components);
-        let unmounted = storage::unmount(&dir);
+        let unmounted = nfs::unmount(&dir, nfs::MOUNT_TIMEOUT);
         if unmounted.is_ok() {
             let _ = std::fs::remove_dir(&dir);
         }
