@@ -144,30 +144,102 @@ impl SimCloud {
         tag: &str,
         settings: &[(&str, &str)],
     ) -> BallastConfig {
+        let module = crate::module("ballast_ebs").display().to_string();
+        let capabilities = ["log", "kv", "instance", "ec2"];
+        self.aws_config(instance, tag, "ebs", &module, &capabilities, settings)
+    }
+
+    /// A `ballast serve` acting as instance `instance`, serving the
+    /// built-in EFS backend (settings as for [`Self::ebs_host`]).
+    pub fn efs_host(&self, instance: &str, tag: &str, settings: &[(&str, &str)]) -> BallastServe {
+        BallastServe::start(self.efs_config(instance, tag, settings))
+    }
+
+    /// The config [`Self::efs_host`] starts with.
+    pub fn efs_config(
+        &self,
+        instance: &str,
+        tag: &str,
+        settings: &[(&str, &str)],
+    ) -> BallastConfig {
+        let capabilities = ["log", "instance", "efs"];
+        self.aws_config(instance, tag, "efs", "builtin:efs", &capabilities, settings)
+    }
+
+    /// The config of an AWS backend (`backend`, prefix of its settings in
+    /// upper case) acting as `instance`, granted `capabilities`.
+    fn aws_config(
+        &self,
+        instance: &str,
+        tag: &str,
+        backend: &str,
+        module: &str,
+        capabilities: &[&str],
+        settings: &[(&str, &str)],
+    ) -> BallastConfig {
         let machine = self.instance(instance);
-        let mut config = BallastConfig::local(&format!("ebs-{tag}-{instance}"));
+        let mut config = BallastConfig::local(&format!("{backend}-{tag}-{instance}"));
         config.socket_dir = config.dir.path().join("sockets");
         config.by_id_dir = Some(machine.device_dir.clone());
-        config.backend = "ebs".into();
+        config.backend = backend.into();
+        let prefix = backend.to_ascii_uppercase();
         let mut all: Vec<(String, String)> = vec![
-            ("EBS_ENDPOINT".into(), self.api_url().into()),
-            ("EBS_REGION".into(), "us-east-1".into()),
-            ("EBS_ACCESSKEY".into(), ACCESS_KEY.into()),
-            ("EBS_SECRETKEY".into(), SECRET_KEY.into()),
+            (format!("{prefix}_ENDPOINT"), self.api_url().into()),
+            (format!("{prefix}_REGION"), "us-east-1".into()),
+            (format!("{prefix}_ACCESSKEY"), ACCESS_KEY.into()),
+            (format!("{prefix}_SECRETKEY"), SECRET_KEY.into()),
             // One cluster per test, so tests never see each other's volumes.
-            ("EBS_TAG".into(), Self::cluster_tag(tag)),
+            (format!("{prefix}_TAG"), Self::cluster_tag(tag)),
         ];
         all.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = crate::serve::inline_table(&all);
         config.backend_toml = format!(
-            "module = {:?}\n\
-             capabilities = [\"log\", \"kv\", \"instance\", \"ec2\"]\n\
+            "module = {module:?}\n\
+             capabilities = {capabilities:?}\n\
              settings = {{ {settings} }}\n\
              instance = {{ source = \"aws-imds\", metadata_endpoint = {:?} }}\n",
-            crate::module("ballast_ebs").display().to_string(),
             machine.metadata_url,
         );
         config
+    }
+
+    /// EFS's resources as the simulator holds them now.
+    pub fn efs(&self) -> cloudsim::efs::EfsState {
+        self.running().sim.world().efs.clone()
+    }
+
+    /// A file system made as an operator makes one outside Ballast
+    /// (creation token `token`), waited for until available; its id.
+    pub fn create_file_system(&self, token: &str) -> String {
+        use ballast::capabilities::efs::Efs;
+        use ballast::runtime::bindings::ballast::backend::efs as wit;
+        let config = efs_backend_config(self.api_url(), None, Some("us-east-1a"));
+        let efs = Efs::from_config("operator", &config).expect("an efs client");
+        let request = wit::CreateFileSystemRequest {
+            creation_token: token.into(),
+            performance_mode: None,
+            throughput_mode: None,
+            provisioned_throughput_mibps: None,
+            encrypted: false,
+            kms_key_id: None,
+            availability_zone: None,
+            tags: vec![("Name".into(), token.into())],
+        };
+        let policy = wit::WaitPolicy {
+            initial_delay_ms: 50,
+            max_attempts: 100,
+            timeout_ms: 30_000,
+        };
+        self.runtime.block_on(async {
+            let made = efs
+                .create_file_system(&request)
+                .await
+                .expect("CreateFileSystem");
+            efs.wait_file_system(&made.file_system_id, wit::WaitFor::Available, &policy)
+                .await
+                .expect("the file system becomes available")
+                .file_system_id
+        })
     }
 
     /// The cluster tag [`Self::ebs_config`] gives hosts of test `tag`.

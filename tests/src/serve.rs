@@ -127,6 +127,12 @@ pub struct BallastServe {
 impl BallastServe {
     /// Writes the config, starts the host and waits until it answers.
     pub fn start(config: BallastConfig) -> BallastServe {
+        Self::try_start(config).unwrap_or_else(|refusal| panic!("{refusal}"))
+    }
+
+    /// As [`Self::start`], but a host that exits before its socket answers
+    /// (a config it refuses) is an `Err` with its log's tail.
+    pub fn try_start(config: BallastConfig) -> Result<BallastServe, String> {
         fs::create_dir_all(&config.socket_dir).expect("creating the plugin socket dir");
         fs::create_dir_all(config.image_dir()).expect("creating the image dir");
         fs::write(config.config_path(), config.toml()).expect("writing the config");
@@ -137,11 +143,11 @@ impl BallastServe {
             log,
             starts: 0,
         };
-        serve.spawn();
-        serve
+        serve.spawn()?;
+        Ok(serve)
     }
 
-    fn spawn(&mut self) {
+    fn spawn(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the host is already running");
         let log = OpenOptions::new()
             .create(true)
@@ -174,10 +180,10 @@ impl BallastServe {
             self.log.display()
         );
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         let socket = self.config.socket();
         loop {
@@ -187,10 +193,10 @@ impl BallastServe {
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 self.child = None;
-                panic!(
+                return Err(format!(
                     "ballast serve exited ({status}) before its socket answered; log tail:\n{}",
                     log_tail(&self.log, 40)
-                );
+                ));
             }
             if let Ok(reply) = capabilities(&socket)
                 && reply.contains("Scope")
@@ -200,7 +206,7 @@ impl BallastServe {
                     socket.display(),
                     started.elapsed().as_secs_f64()
                 );
-                return;
+                return Ok(());
             }
             if started.elapsed() > READY_TIMEOUT {
                 let last = capabilities(&socket).unwrap_or_else(|e| e);
@@ -287,7 +293,7 @@ impl BallastServe {
         if self.child.is_some() {
             self.stop();
         }
-        self.spawn();
+        self.spawn().unwrap_or_else(|refusal| panic!("{refusal}"));
     }
 
     /// `<data_dir>/backends/local/images/<name>.img`.

@@ -36,8 +36,10 @@ pub enum LoadError {
     },
     #[error("backend {backend:?}: {message}")]
     Setup { backend: String, message: String },
-    #[error("backend {backend:?} refused its settings: {source}")]
-    Init { backend: String, source: CallError },
+    /// The cause is in the message, not chained as a source: printed as a
+    /// chain it would show twice.
+    #[error("backend {backend:?} refused its settings: {cause}")]
+    Init { backend: String, cause: CallError },
 }
 
 /// Why a driver call failed.
@@ -197,9 +199,9 @@ impl Backend {
         let (_, _, info) = backend
             .instantiate("init", deadline)
             .await
-            .map_err(|source| LoadError::Init {
+            .map_err(|cause| LoadError::Init {
                 backend: name.into(),
-                source,
+                cause,
             })?;
         backend.info = info;
         tracing::info!(backend = name, kind = ?backend.info.kind, version = %backend.info.version, cache = ?cache_outcome, "backend loaded");
