@@ -444,3 +444,56 @@ fn purge_on_remove_needs_nfs_and_keeps_the_access_point_until_it_worked() {
         "nothing half-done: the access point stays when the purge fails"
     );
 }
+
+#[test]
+fn settings_and_options_choose_where_a_volume_goes() {
+    let Some(cloud) = SimCloud::start("efs placement", |_| {}) else {
+        return;
+    };
+    let fs = shared_file_system(&cloud);
+    let teams = cloud.efs_host(
+        "i-a",
+        "place",
+        &[
+            ("EFS_FILESYSTEMID", fs.as_str()),
+            ("EFS_BASEPATH", "/teams/blue"),
+        ],
+    );
+    teams.create("wiki", &[]).unwrap();
+    let ap = only(access_points_named(&cloud, "wiki"), "access points");
+    assert_eq!(ap.root_directory.path.as_deref(), Some("/teams/blue/wiki"));
+    assert!(ap.posix_user.is_none(), "no uid/gid given: no POSIX user");
+    let info = ap.root_directory.creation_info.expect("creation info");
+    assert_eq!(
+        (info.owner_uid, info.owner_gid, info.permissions.as_str()),
+        (0, 0, "755")
+    );
+
+    // `mode=filesystem` on a host with a file system id: a file system.
+    teams.create("own", &[("mode", "filesystem")]).unwrap();
+    assert!(access_points_named(&cloud, "own").is_empty());
+    only(file_systems_named(&cloud, "own"), "file systems");
+
+    // `filesystemid=` on a host without one: an access point there.
+    let plain = cloud.efs_host("i-b", "place", &[]);
+    plain
+        .create("pinned", &[("filesystemid", fs.as_str())])
+        .unwrap();
+    let pinned = only(access_points_named(&cloud, "pinned"), "access points");
+    assert_eq!(pinned.file_system_id, fs);
+    assert_eq!(
+        pinned.root_directory.path.as_deref(),
+        Some("/ballast/pinned")
+    );
+    // Every host of the cluster sees all three, whatever its settings.
+    let names: BTreeSet<String> = plain.request("List", serde_json::json!({})).unwrap()["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["wiki".into(), "own".into(), "pinned".into()])
+    );
+}
