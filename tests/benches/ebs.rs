@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use ballast_tests::bench::{median, ms, over, rexray_seen};
 use ballast_tests::cloud::{PluginCalls, SimCloud};
 use ballast_tests::serve::BallastServe;
 use cloudsim::delays::Delays;
@@ -72,7 +73,6 @@ struct Figures {
 
 impl Figures {
     fn print(&self) {
-        let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         println!("Create            p50 {}", ms(self.create));
         println!(
             "first Mount       p50 {}  (attach + wait + find + mkfs + mount)",
@@ -123,25 +123,4 @@ fn measure(cloud: &SimCloud, host: &BallastServe, prefix: &str, rounds: usize) -
         calls_per_volume: total as f64 / rounds as f64,
         calls,
     }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// When REX-Ray's status polls (after 100, 200, 400 … ms) first see a
-/// change that takes `delay`: the cumulative sleep at that poll, in ms.
-fn rexray_seen(delay: Duration) -> u64 {
-    let mut slept = 0;
-    let mut step = 100;
-    while slept < delay.as_millis() as u64 {
-        slept += step;
-        step *= 2;
-    }
-    slept
-}
-
-fn over(total: Duration, delay: Duration) -> i64 {
-    total.as_millis() as i64 - delay.as_millis() as i64
 }

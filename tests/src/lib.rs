@@ -2,6 +2,7 @@
 //! and the `ballast` binary are, and a host loaded from an inline config
 //! with its state in a temporary directory.
 
+pub mod bench;
 pub mod cloud;
 pub mod docker;
 pub mod s3;
