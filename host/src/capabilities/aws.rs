@@ -266,16 +266,20 @@ where
 /// call needs it. Keeps the region the config settled on.
 pub struct LazyClient<C> {
     settings: AwsSettings,
-    make: fn(&SdkConfig) -> C,
+    make: Box<dyn Fn(&SdkConfig) -> C + Send + Sync>,
     made: tokio::sync::OnceCell<(C, Option<String>)>,
 }
 
 impl<C> LazyClient<C> {
-    /// `make` builds the service's client, e.g. `aws_sdk_efs::Client::new`.
-    pub fn new(settings: AwsSettings, make: fn(&SdkConfig) -> C) -> LazyClient<C> {
+    /// `make` builds the service's client from the shared config, e.g.
+    /// `aws_sdk_efs::Client::new` (or a closure adding service settings).
+    pub fn new(
+        settings: AwsSettings,
+        make: impl Fn(&SdkConfig) -> C + Send + Sync + 'static,
+    ) -> LazyClient<C> {
         LazyClient {
             settings,
-            make,
+            make: Box::new(make),
             made: tokio::sync::OnceCell::new(),
         }
     }

@@ -10,30 +10,10 @@ use aws_sdk_ec2::operation::detach_volume::DetachVolumeOutput;
 use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types as sdk;
 
+use crate::capabilities::aws::{millis, sdk_view};
 use crate::runtime::bindings::ballast::backend::ec2 as wit;
 
-/// A trait over SDK types that carry the same members (a `Volume` and the
-/// flattened `CreateVolumeOutput`), so one function converts both.
-macro_rules! view {
-    ($trait:ident for [$($ty:ty),+] $fns:tt) => {
-        view!(@trait $trait $fns);
-        $(view!(@impl $trait $ty $fns);)+
-    };
-    (@trait $trait:ident { $(fn $name:ident -> $ret:ty;)+ }) => {
-        pub trait $trait {
-            $(fn $name(&self) -> $ret;)+
-        }
-    };
-    (@impl $trait:ident $ty:ty { $(fn $name:ident -> $ret:ty;)+ }) => {
-        impl $trait for $ty {
-            $(fn $name(&self) -> $ret {
-                <$ty>::$name(self)
-            })+
-        }
-    };
-}
-
-view!(VolumeView for [sdk::Volume, CreateVolumeOutput] {
+sdk_view!(VolumeView for [sdk::Volume, CreateVolumeOutput] {
     fn volume_id -> Option<&str>;
     fn size -> Option<i32>;
     fn volume_type -> Option<&sdk::VolumeType>;
@@ -50,7 +30,7 @@ view!(VolumeView for [sdk::Volume, CreateVolumeOutput] {
     fn tags -> &[sdk::Tag];
 });
 
-view!(SnapshotView for [sdk::Snapshot, CreateSnapshotOutput] {
+sdk_view!(SnapshotView for [sdk::Snapshot, CreateSnapshotOutput] {
     fn snapshot_id -> Option<&str>;
     fn volume_id -> Option<&str>;
     fn state -> Option<&sdk::SnapshotState>;
@@ -61,7 +41,7 @@ view!(SnapshotView for [sdk::Snapshot, CreateSnapshotOutput] {
     fn tags -> &[sdk::Tag];
 });
 
-view!(AttachmentView for [sdk::VolumeAttachment, AttachVolumeOutput, DetachVolumeOutput] {
+sdk_view!(AttachmentView for [sdk::VolumeAttachment, AttachVolumeOutput, DetachVolumeOutput] {
     fn instance_id -> Option<&str>;
     fn device -> Option<&str>;
     fn state -> Option<&sdk::VolumeAttachmentState>;
@@ -235,12 +215,6 @@ fn text(s: Option<&str>) -> String {
 
 fn unsigned(n: Option<i32>) -> Option<u32> {
     n.and_then(|n| u32::try_from(n).ok())
-}
-
-fn millis(t: Option<&DateTime>) -> u64 {
-    t.and_then(|t| t.to_millis().ok())
-        .and_then(|ms| u64::try_from(ms).ok())
-        .unwrap_or(0)
 }
 
 /// "45%" (or "45") → 45, capped at 100; unreadable → 0.

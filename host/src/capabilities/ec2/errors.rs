@@ -5,28 +5,24 @@
 //! create another). Every message reads "<Action>: <Code>: <message>",
 //! which guests may match on (e.g. "already in use" after AttachVolume).
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::SdkError;
 
-use crate::capabilities::aws;
+use crate::capabilities::aws::{self, ServiceError};
 use crate::runtime::bindings::BackendError;
 
 /// A `map_err` adapter: `call.send().await.map_err(sdk("CreateVolume"))`.
-pub fn sdk<E>(action: &'static str) -> impl Fn(SdkError<E>) -> BackendError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    move |err| from_sdk(action, &err)
+pub fn sdk<E: ServiceError>(action: &'static str) -> impl Fn(SdkError<E>) -> BackendError {
+    aws::mapper(action, classify)
 }
 
 /// Map one SDK error of `action`.
-pub fn from_sdk<E>(action: &str, err: &SdkError<E>) -> BackendError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
+pub fn from_sdk<E: ServiceError>(action: &str, err: &SdkError<E>) -> BackendError {
     aws::sdk_error(action, err, classify)
 }
 
 /// Map EC2's error `code` (with its `message` and HTTP `status`) for `action`.
+/// Unlike [`aws::error_text`], an empty code or message is kept as EC2 sent
+/// it (only a missing one reads "Unknown" or "(no message)").
 pub fn classify(
     action: &str,
     code: Option<&str>,
@@ -89,16 +85,13 @@ fn is_conflict(code: &str, message: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn kind(code: &str, message: &str, status: u16) -> (&'static str, String) {
-        match classify("AttachVolume", Some(code), Some(message), Some(status)) {
-            BackendError::NotFound(m) => ("not-found", m),
-            BackendError::AlreadyExists(m) => ("already-exists", m),
-            BackendError::InvalidArgument(m) => ("invalid-argument", m),
-            BackendError::Conflict(m) => ("conflict", m),
-            BackendError::Unavailable(m) => ("unavailable", m),
-            BackendError::PermissionDenied(m) => ("permission-denied", m),
-            BackendError::Internal(m) => ("internal", m),
-        }
+    fn kind(code: &str, status: u16) -> &'static str {
+        aws::case_name(&classify(
+            "AttachVolume",
+            Some(code),
+            Some("m"),
+            Some(status),
+        ))
     }
 
     #[test]
@@ -131,21 +124,23 @@ mod tests {
             ("TagLimitExceeded", 400, "internal"),
         ];
         for (code, status, expected) in cases {
-            assert_eq!(kind(code, "m", status).0, expected, "{code}");
+            assert_eq!(kind(code, status), expected, "{code}");
         }
     }
 
     #[test]
     fn a_device_name_in_use_is_a_conflict_and_the_message_keeps_the_code() {
-        let (kind, message) = kind(
-            "InvalidParameterValue",
-            "Attachment point /dev/sdf is already in use",
-            400,
-        );
-        assert_eq!(kind, "conflict");
         assert_eq!(
-            message,
-            "AttachVolume: InvalidParameterValue: Attachment point /dev/sdf is already in use"
+            classify(
+                "AttachVolume",
+                Some("InvalidParameterValue"),
+                Some("Attachment point /dev/sdf is already in use"),
+                Some(400)
+            ),
+            BackendError::Conflict(
+                "AttachVolume: InvalidParameterValue: Attachment point /dev/sdf is already in use"
+                    .into()
+            )
         );
     }
 

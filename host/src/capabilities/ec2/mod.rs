@@ -22,11 +22,10 @@ pub mod wait;
 use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
-use tokio::sync::OnceCell;
 
 pub use self::permissions::{ALL_ACTIONS, REQUIRED_ACTIONS, action_name};
 pub use self::relocate::{RELOCATED_FROM, RELOCATING, RELOCATING_TO};
-use super::aws::{AwsSettings, AwsSettingsError};
+use super::aws::{AwsSettings, AwsSettingsError, LazyClient};
 use super::{Capability, granted};
 use crate::config::BackendConfig;
 use crate::runtime::bindings::BackendError;
@@ -45,9 +44,8 @@ pub const DEFAULT_PAGE_SIZE: i32 = 500;
 /// The `ec2` capability of one backend.
 pub struct Ec2 {
     backend: String,
-    settings: AwsSettings,
     /// Built on first use: loading the SDK config may ask the region chain.
-    client: OnceCell<Client>,
+    aws: LazyClient<Client>,
     page_size: i32,
     relocations: relocate::Relocations,
 }
@@ -56,8 +54,7 @@ impl Ec2 {
     pub fn new(backend: &str, settings: AwsSettings) -> Ec2 {
         Ec2 {
             backend: backend.into(),
-            settings,
-            client: OnceCell::new(),
+            aws: LazyClient::new(settings, Client::new),
             page_size: DEFAULT_PAGE_SIZE,
             relocations: relocate::Relocations::default(),
         }
@@ -80,23 +77,17 @@ impl Ec2 {
     }
 
     pub fn settings(&self) -> &AwsSettings {
-        &self.settings
+        self.aws.settings()
     }
 
     /// The SDK client, made on first use.
     pub async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { Client::new(&self.settings.sdk_config().await) })
-            .await
+        self.aws.client().await
     }
 
     /// The region the client uses (configured, or found by the SDK's chain).
     pub async fn region(&self) -> Option<String> {
-        self.client()
-            .await
-            .config()
-            .region()
-            .map(|r| r.as_ref().to_string())
+        self.aws.region().await
     }
 }
 

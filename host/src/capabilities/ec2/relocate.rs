@@ -142,7 +142,7 @@ impl Ec2 {
         zone: &str,
         progress: &Mutex<Progress>,
     ) -> Result<EbsVolume, BackendError> {
-        let limit = self.settings.relocation_timeout;
+        let limit = self.settings().relocation_timeout;
         tokio::time::timeout(limit, self.relocation_steps(old, zone, progress))
             .await
             .unwrap_or_else(|_| {
@@ -212,7 +212,7 @@ impl Ec2 {
         snapshot_id: &str,
         progress: &Mutex<Progress>,
     ) -> Result<Snapshot, BackendError> {
-        let limit = self.settings.relocation_timeout;
+        let limit = self.settings().relocation_timeout;
         let mut waiter = Waiter::new(
             Backoff::for_at_most(limit),
             format!("snapshot {snapshot_id} to complete"),
@@ -277,7 +277,7 @@ impl Ec2 {
 
     async fn wait_available(&self, volume_id: &str) -> Result<EbsVolume, BackendError> {
         let mut waiter = Waiter::new(
-            Backoff::for_at_most(self.settings.relocation_timeout),
+            Backoff::for_at_most(self.settings().relocation_timeout),
             format!("{volume_id} to be available"),
         );
         loop {

@@ -7,13 +7,14 @@
 //! body is read). `delete-prefix` is the one call that walks a whole
 //! prefix, a page (and one DeleteObjects batch) at a time.
 
-use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
 };
 
 use super::errors::{classify, sdk};
 use super::{S3, SMALL_OBJECT_MAX};
+use crate::capabilities::aws::millis;
 use crate::runtime::bindings::BackendError;
 use crate::runtime::bindings::ballast::backend::s3::{
     Bucket, ObjectPage, ObjectSummary, PrefixUsage,
@@ -375,12 +376,6 @@ impl S3 {
             Err(e) => Err(e),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch, 0 when unknown.
-fn millis(time: Option<&DateTime>) -> u64 {
-    time.and_then(|t| t.to_millis().ok())
-        .map_or(0, |ms| ms.max(0) as u64)
 }
 
 fn too_large(action: &str, key: &str, size: u64) -> BackendError {

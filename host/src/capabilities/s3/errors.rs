@@ -9,25 +9,14 @@
 //! no code then, and the HTTP status decides (404 not-found, 403
 //! permission-denied, 5xx unavailable).
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::SdkError;
 
-use crate::capabilities::aws;
+use crate::capabilities::aws::{self, ServiceError};
 use crate::runtime::bindings::BackendError;
 
 /// A `map_err` adapter: `call.send().await.map_err(sdk("CreateBucket"))`.
-pub fn sdk<E>(action: &'static str) -> impl Fn(SdkError<E>) -> BackendError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    move |err| from_sdk(action, &err)
-}
-
-/// Map one SDK error of `action`.
-pub fn from_sdk<E>(action: &str, err: &SdkError<E>) -> BackendError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    aws::sdk_error(action, err, classify)
+pub fn sdk<E: ServiceError>(action: &'static str) -> impl Fn(SdkError<E>) -> BackendError {
+    aws::mapper(action, classify)
 }
 
 /// Map S3's error `code` (with its `message` and HTTP `status`) for
@@ -38,18 +27,14 @@ pub fn classify(
     message: Option<&str>,
     status: Option<u16>,
 ) -> BackendError {
-    let code = code
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .unwrap_or_else(|| match status {
-            Some(404) => "NotFound".into(),
-            Some(403) => "Forbidden".into(),
-            Some(s) => format!("HTTP{s}"),
-            None => "Unknown".into(),
-        });
-    let code = code.as_str();
-    let message = message.filter(|m| !m.is_empty()).unwrap_or("(no message)");
-    let text = format!("{action}: {code}: {message}");
+    // A bodiless answer has no code: its status names one.
+    let by_status = status.map(|s| match s {
+        404 => "NotFound".to_string(),
+        403 => "Forbidden".to_string(),
+        s => format!("HTTP{s}"),
+    });
+    let code = code.filter(|c| !c.is_empty()).or(by_status.as_deref());
+    let (code, text) = aws::error_text(action, code, message);
     if is_transient(code, status) {
         BackendError::Unavailable(text)
     } else if matches!(
@@ -123,18 +108,6 @@ fn is_transient(code: &str, status: Option<u16>) -> bool {
 mod tests {
     use super::*;
 
-    fn kind_of(err: &BackendError) -> &'static str {
-        match err {
-            BackendError::NotFound(_) => "not-found",
-            BackendError::AlreadyExists(_) => "already-exists",
-            BackendError::InvalidArgument(_) => "invalid-argument",
-            BackendError::Conflict(_) => "conflict",
-            BackendError::Unavailable(_) => "unavailable",
-            BackendError::PermissionDenied(_) => "permission-denied",
-            BackendError::Internal(_) => "internal",
-        }
-    }
-
     #[test]
     fn codes_map_to_the_contracts_errors() {
         let cases = [
@@ -166,7 +139,7 @@ mod tests {
         ];
         for (code, status, expected) in cases {
             let err = classify("PutObject", Some(code), Some("m"), Some(status));
-            assert_eq!(kind_of(&err), expected, "{code} {status}");
+            assert_eq!(aws::case_name(&err), expected, "{code} {status}");
         }
     }
 
@@ -181,7 +154,7 @@ mod tests {
             BackendError::PermissionDenied("HeadBucket: Forbidden: (no message)".into())
         );
         assert_eq!(
-            kind_of(&classify("HeadBucket", None, None, Some(503))),
+            aws::case_name(&classify("HeadBucket", None, None, Some(503))),
             "unavailable"
         );
         assert_eq!(

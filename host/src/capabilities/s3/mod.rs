@@ -18,9 +18,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
-use tokio::sync::OnceCell;
 
-use super::aws::{AwsSettings, AwsSettingsError};
+use super::aws::{AwsSettings, AwsSettingsError, LazyClient};
 use super::{Capability, granted};
 use crate::config::BackendConfig;
 use crate::runtime::bindings::BackendError;
@@ -35,20 +34,24 @@ pub const SMALL_OBJECT_MAX: usize = 1 << 20;
 /// The `s3` capability of one backend.
 pub struct S3 {
     backend: String,
-    settings: AwsSettings,
+    /// Built on first use: loading the SDK config may ask the region chain.
+    aws: LazyClient<Client>,
     /// Path-style addressing (`endpoint/bucket/key`), which S3-compatible
     /// servers need; on unless `S3FS_DISABLEPATHSTYLE` is true.
     path_style: bool,
-    client: OnceCell<Client>,
 }
 
 impl S3 {
     pub fn new(backend: &str, settings: AwsSettings, path_style: bool) -> S3 {
         S3 {
             backend: backend.into(),
-            settings,
+            aws: LazyClient::new(settings, move |shared| {
+                let config = aws_sdk_s3::config::Builder::from(shared)
+                    .force_path_style(path_style)
+                    .build();
+                Client::from_conf(config)
+            }),
             path_style,
-            client: OnceCell::new(),
         }
     }
 
@@ -63,7 +66,7 @@ impl S3 {
     }
 
     pub fn settings(&self) -> &AwsSettings {
-        &self.settings
+        self.aws.settings()
     }
 
     pub fn path_style(&self) -> bool {
@@ -72,24 +75,12 @@ impl S3 {
 
     /// The SDK client, made on first use. The object filesystem clones it.
     pub async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async {
-                let shared = self.settings.sdk_config().await;
-                let config = aws_sdk_s3::config::Builder::from(&shared)
-                    .force_path_style(self.path_style)
-                    .build();
-                Client::from_conf(config)
-            })
-            .await
+        self.aws.client().await
     }
 
     /// The region the client uses (configured, or found by the SDK's chain).
     pub async fn region(&self) -> Option<String> {
-        self.client()
-            .await
-            .config()
-            .region()
-            .map(|r| r.as_ref().to_string())
+        self.aws.region().await
     }
 }
 
