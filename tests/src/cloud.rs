@@ -215,16 +215,7 @@ impl SimCloud {
         use ballast::runtime::bindings::ballast::backend::efs as wit;
         let config = efs_backend_config(self.api_url(), None, Some("us-east-1a"));
         let efs = Efs::from_config("operator", &config).expect("an efs client");
-        let request = wit::CreateFileSystemRequest {
-            creation_token: token.into(),
-            performance_mode: None,
-            throughput_mode: None,
-            provisioned_throughput_mibps: None,
-            encrypted: false,
-            kms_key_id: None,
-            availability_zone: None,
-            tags: vec![("Name".into(), token.into())],
-        };
+        let request = file_system_request(token);
         let policy = wit::WaitPolicy {
             initial_delay_ms: 50,
             max_attempts: 100,
@@ -399,5 +390,22 @@ pub fn efs_backend_config(
             .collect(),
         instance,
         ..Default::default()
+    }
+}
+
+/// CreateFileSystem's request for a plain Regional file system made with
+/// creation token `token` (and named so).
+pub fn file_system_request(
+    token: &str,
+) -> ballast::runtime::bindings::ballast::backend::efs::CreateFileSystemRequest {
+    ballast::runtime::bindings::ballast::backend::efs::CreateFileSystemRequest {
+        creation_token: token.into(),
+        performance_mode: None,
+        throughput_mode: None,
+        provisioned_throughput_mibps: None,
+        encrypted: false,
+        kms_key_id: None,
+        availability_zone: None,
+        tags: vec![("Name".into(), token.into())],
     }
 }

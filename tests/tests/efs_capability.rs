@@ -14,7 +14,7 @@ use ballast::runtime::bindings::ballast::backend::efs::{
     PosixUser, RootDirectory, WaitFor, WaitPolicy,
 };
 use ballast::storage::nfs;
-use ballast_tests::cloud::{ACCESS_KEY, SECRET_KEY, efs_backend_config};
+use ballast_tests::cloud::{ACCESS_KEY, SECRET_KEY, efs_backend_config, file_system_request};
 use cloudsim::moto::Moto;
 use cloudsim::{Running, SimConfig};
 
@@ -64,19 +64,6 @@ fn set_faults(running: &Running, plan: serde_json::Value) {
 fn counter(running: &Running, action: &str) -> u64 {
     let counters = running.sim.faults.counters();
     counters.get(&format!("efs:{action}")).copied().unwrap_or(0)
-}
-
-fn file_system_request(token: &str) -> CreateFileSystemRequest {
-    CreateFileSystemRequest {
-        creation_token: token.into(),
-        performance_mode: None,
-        throughput_mode: None,
-        provisioned_throughput_mibps: None,
-        encrypted: false,
-        kms_key_id: None,
-        availability_zone: None,
-        tags: vec![("Name".into(), token.into())],
-    }
 }
 
 fn access_point_request(file_system_id: &str, token: &str) -> CreateAccessPointRequest {
