@@ -41,12 +41,21 @@ fn main() {
             println!("-- {mode} per volume --");
             figures.print(&cloud, rounds);
             if !delays.efs.is_zero() {
+                // In file system mode Create and the first Mount each wait
+                // for one state change (file system, mount target).
                 println!(
-                    "REX-Ray's schedule sees a {:?} state change after {} ms; Ballast's first \
-                     Mount took {} ms over it",
+                    "REX-Ray's schedule sees a {:?} state change after {} ms; Ballast's Create \
+                     took {} ms over the change{}",
                     delays.efs,
                     rexray_seen(delays.efs),
-                    over(figures.first_mount, delays.efs)
+                    over(figures.create, delays.efs),
+                    match mode {
+                        "file system" => format!(
+                            ", its first Mount {} ms",
+                            over(figures.first_mount, delays.efs)
+                        ),
+                        _ => String::new(),
+                    }
                 );
             }
         }
@@ -58,7 +67,8 @@ fn main() {
 struct Figures {
     create: Duration,
     get: Duration,
-    /// The first Mount in the zone (a mount target is created for it in file system mode).
+    /// The first Mount of a volume (in file system mode it makes the zone's
+    /// mount target; in access point mode only the first volume's does).
     first_mount: Duration,
     /// A later Mount (the mount target is there).
     remount: Duration,
