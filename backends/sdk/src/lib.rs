@@ -3,7 +3,7 @@
 //! A backend is a Rust crate built as a `cdylib` for `wasm32-wasip2`. It
 //! implements the small [`Backend`] trait and registers it with
 //! [`export_backend!`]; the SDK does the rest: it binds the WIT contract
-//! (`ballast:backend@0.1.3`, see [`WIT_VERSION`]), keeps the value `init`
+//! (`ballast:backend@0.1.4`, see [`WIT_VERSION`]), keeps the value `init`
 //! returned for the one operation that follows it, and checks every volume
 //! name before the backend sees it.
 //!
@@ -77,7 +77,7 @@ pub use size::{format_size, parse_bool, parse_size};
 
 /// The version of the `ballast:backend` WIT package this SDK binds. A host
 /// for 0.1.x loads modules built with any 0.1.y SDK.
-pub const WIT_VERSION: &str = "0.1.3";
+pub const WIT_VERSION: &str = "0.1.4";
 
 /// The result of every backend operation.
 pub type Result<T> = core::result::Result<T, Error>;

@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 use super::{Capability, granted};
 use crate::config::{InstanceConfig, InstanceSource};
 use crate::runtime::bindings::BackendError;
-use crate::runtime::bindings::ballast::backend::instance::{Host, Identity};
+use crate::runtime::bindings::ballast::backend::instance::{Details, Host, Identity};
 use crate::runtime::store::HostState;
 
 /// Where identities come from, for one backend.
@@ -123,5 +123,14 @@ impl Host for HostState {
     async fn get_identity(&mut self) -> wasmtime::Result<Result<Identity, BackendError>> {
         let source = granted(&self.caps.instance, Capability::Instance)?;
         Ok(source.identity().await)
+    }
+
+    async fn get_details(&mut self) -> wasmtime::Result<Result<Details, BackendError>> {
+        let _source = granted(&self.caps.instance, Capability::Instance)?;
+        // Neither the static nor the AWS source knows a name or project.
+        Ok(Ok(Details {
+            name: None,
+            project: None,
+        }))
     }
 }

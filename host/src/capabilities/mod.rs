@@ -10,10 +10,11 @@ pub enum Capability {
     Ec2,
     S3,
     Efs,
+    Http,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Log,
         Capability::Kv,
         Capability::Instance,
@@ -21,6 +22,7 @@ impl Capability {
         Capability::Ec2,
         Capability::S3,
         Capability::Efs,
+        Capability::Http,
     ];
 
     /// The WIT interface name, which is also the name used in config.
@@ -33,6 +35,7 @@ impl Capability {
             Capability::Ec2 => "ec2",
             Capability::S3 => "s3",
             Capability::Efs => "efs",
+            Capability::Http => "http",
         }
     }
 
@@ -48,6 +51,7 @@ impl Capability {
 pub mod aws;
 pub mod ec2;
 pub mod efs;
+pub mod http;
 pub mod instance;
 pub mod kv;
 pub mod local_disk;
@@ -76,6 +80,7 @@ pub struct CapabilityContext {
     pub ec2: Option<Arc<ec2::Ec2>>,
     pub s3: Option<Arc<s3::S3>>,
     pub efs: Option<Arc<efs::Efs>>,
+    pub http: Option<Arc<http::Http>>,
 }
 
 impl CapabilityContext {
@@ -120,6 +125,11 @@ impl CapabilityContext {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("efs: {e}"))?
                 .map(Arc::new),
+            http: has(Capability::Http)
+                .then(|| http::Http::from_config(name, config))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("http: {e}"))?
+                .map(Arc::new),
             granted,
         })
     }
@@ -140,6 +150,7 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
             Capability::Ec2 => wit::ec2::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
             Capability::S3 => wit::s3::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
             Capability::Efs => wit::efs::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
+            Capability::Http => wit::http::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?,
         }
     }
     Ok(())

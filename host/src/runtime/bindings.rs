@@ -16,6 +16,6 @@ pub use self::ballast::backend::types::{
 pub use self::exports::ballast::backend::driver::{AttachOptions, BackendInfo, Scope, VolumeKind};
 
 /// The version of `ballast:backend` this host implements.
-pub const WIT_VERSION: &str = "0.1.3";
+pub const WIT_VERSION: &str = "0.1.4";
 /// The package name, as it appears in component import/export names.
 pub const WIT_PACKAGE: &str = "ballast:backend";

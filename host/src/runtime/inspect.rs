@@ -96,6 +96,15 @@ pub const WORLDS: &[(&str, &[Capability])] = &[
             Capability::Efs,
         ],
     ),
+    (
+        "http-backend",
+        &[
+            Capability::Log,
+            Capability::Kv,
+            Capability::Instance,
+            Capability::Http,
+        ],
+    ),
     ("backend", &Capability::ALL),
 ];
 
