@@ -23,7 +23,9 @@
 //! Capabilities the host offers are thin wrappers here: [`kv`],
 //! [`local_disk`], [`instance`], [`log`], [`ec2`] (Amazon EBS calls made
 //! by the host's AWS SDK, since 0.1.1), [`s3`] (Amazon S3 control calls,
-//! since 0.1.2) and [`efs`] (Amazon EFS control calls, since 0.1.3). A
+//! since 0.1.2), [`efs`] (Amazon EFS control calls, since 0.1.3) and
+//! [`http`] (outgoing requests to allow-listed hosts, credentials added by
+//! the host, since 0.1.4; [`instance::details`] is also 0.1.4). A
 //! component imports only the capabilities its code calls, so its imports
 //! are its permission list. The generated bindings stay private to this
 //! crate.
@@ -38,6 +40,7 @@ pub mod ec2;
 pub mod efs;
 mod error;
 mod glue;
+pub mod http;
 pub mod instance;
 pub mod kms;
 pub mod kv;
