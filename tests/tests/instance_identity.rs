@@ -89,3 +89,60 @@ fn a_bad_endpoint_is_refused_when_the_config_is_read() {
         "{err}"
     );
 }
+
+/// A simulator with one GCE instance `name`, and a `gce-metadata` source
+/// reading that instance's metadata server.
+async fn gce_source(dir: &std::path::Path, name: &str, zone: &str) -> (cloudsim::Running, Source) {
+    let config =
+        SimConfig::fast(dir.to_owned()).with_instance(Provider::Gce, name, zone, "n2-standard-2");
+    let sim = cloudsim::start(config).await.unwrap();
+    let source = Source::new(&InstanceConfig {
+        source: InstanceSource::GceMetadata,
+        metadata_endpoint: Some(sim.instance(name).metadata_url),
+        ..Default::default()
+    })
+    .unwrap();
+    (sim, source)
+}
+
+#[tokio::test]
+async fn gce_metadata_identity_and_details_are_read_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, source) = gce_source(dir.path(), "node-1", "us-central1-a").await;
+
+    let identity = source.identity().await.unwrap();
+    assert_eq!(identity.provider, "gce");
+    assert_eq!(
+        identity.instance_id,
+        cloudsim::metadata::numeric_id("node-1").to_string()
+    );
+    assert_eq!(identity.zone.as_deref(), Some("us-central1-a"));
+    assert_eq!(identity.region.as_deref(), Some("us-central1"));
+    assert_eq!(identity.instance_type.as_deref(), Some("n2-standard-2"));
+    let details = source.details().await.unwrap();
+    assert_eq!(details.name.as_deref(), Some("node-1"));
+    assert_eq!(details.project.as_deref(), Some("ballast-sim"));
+
+    kill(&sim, "node-1").await;
+    assert_eq!(source.identity().await.unwrap(), identity);
+    assert_eq!(source.details().await.unwrap(), details);
+}
+
+#[tokio::test]
+async fn gce_metadata_trouble_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, source) = gce_source(dir.path(), "node-dead", "us-central1-b").await;
+    kill(&sim, "node-dead").await;
+    let err = source.details().await.unwrap_err();
+    assert!(
+        matches!(&err, BackendError::Unavailable(m) if m.contains("instance metadata")),
+        "{err:?}"
+    );
+    // A static source has no details, and that is not an error.
+    let details = Source::new(&InstanceConfig::default())
+        .unwrap()
+        .details()
+        .await
+        .unwrap();
+    assert_eq!((details.name, details.project), (None, None));
+}

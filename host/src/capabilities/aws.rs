@@ -173,12 +173,24 @@ fn setting<'a>(settings: &'a BTreeMap<String, String>, name: &str) -> Option<(&'
 
 /// Settings that hold credentials: `*_ACCESSKEY`, `*_SECRETKEY`,
 /// `access_key`, `secret_key` (any case; bare `accesskey`/`secretkey`
-/// too). They stay in the host.
+/// too), and tokens, secrets and passwords (`*_TOKEN`, `*_SECRET`,
+/// `*_PASSWORD` and the bare names), e.g. the setting an `http` bearer
+/// credential reads. They stay in the host.
 pub fn is_secret_setting(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["accesskey", "secretkey", "access_key", "secret_key"].contains(&key.as_str())
-        || key.ends_with("_accesskey")
-        || key.ends_with("_secretkey")
+    [
+        "accesskey",
+        "secretkey",
+        "access_key",
+        "secret_key",
+        "token",
+        "secret",
+        "password",
+    ]
+    .contains(&key.as_str())
+        || ["_accesskey", "_secretkey", "_token", "_secret", "_password"]
+            .iter()
+            .any(|suffix| key.ends_with(suffix))
 }
 
 /// How an AWS capability names one service error: its code, message and
@@ -444,10 +456,18 @@ mod tests {
             "EFS_SecretKey",
             "access_key",
             "SECRET_KEY",
+            "GCE_TOKEN",
+            "api_password",
         ] {
             assert!(is_secret_setting(key), "{key}");
         }
-        for key in ["EBS_REGION", "accesskey_hint", "default_size", "keys"] {
+        for key in [
+            "EBS_REGION",
+            "accesskey_hint",
+            "default_size",
+            "keys",
+            "tokens_per_s",
+        ] {
             assert!(!is_secret_setting(key), "{key}");
         }
     }

@@ -105,6 +105,8 @@ pub struct BackendConfig {
     /// How the AWS capabilities (`ec2`) reach AWS: region, endpoint, keys,
     /// retries. REX-Ray settings (`EBS_REGION` ...) fill what this leaves out.
     pub aws: AwsConfig,
+    /// The `http` capability's policy: allow-list, limits, credentials.
+    pub http: HttpConfig,
 }
 
 /// `[backends.<name>.aws]`: the AWS SDK client of the backend's AWS
@@ -180,6 +182,7 @@ impl std::fmt::Debug for BackendConfig {
             .field("max_image_gib", &self.max_image_gib)
             .field("instance", &self.instance)
             .field("aws", &self.aws)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -208,8 +211,8 @@ impl std::fmt::Debug for AwsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct InstanceConfig {
     pub source: InstanceSource,
-    /// Metadata service address for `aws-imds` (default the link-local
-    /// IMDS; a simulator's URL in tests).
+    /// Metadata service address for `aws-imds` and `gce-metadata` (default
+    /// the link-local http://169.254.169.254; a simulator's URL in tests).
     pub metadata_endpoint: Option<String>,
     pub provider: Option<String>,
     pub instance_id: Option<String>,
@@ -227,6 +230,9 @@ pub enum InstanceSource {
     Static,
     /// AWS instance metadata (IMDSv2): id, zone, region, instance type.
     AwsImds,
+    /// Compute Engine metadata: id, zone, region, machine type, and the
+    /// instance name and project.
+    GceMetadata,
 }
 
 impl Default for Config {
@@ -261,6 +267,7 @@ impl Default for BackendConfig {
             max_image_gib: 16 * 1024,
             instance: InstanceConfig::default(),
             aws: AwsConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -304,6 +311,138 @@ impl AwsConfig {
             return Err(
                 "aws.operation_timeout_secs and aws.relocation_timeout_secs must be above 0".into(),
             );
+        }
+        Ok(())
+    }
+}
+
+/// `[backends.<name>.http]`: what the `http` capability lets the backend
+/// reach, and the credentials the host adds for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Origins (`scheme://host[:port]`) requests may go to.
+    pub allow: Vec<String>,
+    /// Let resolved addresses be loopback (tests, local simulators).
+    pub allow_loopback: bool,
+    /// Let resolved addresses be private (RFC 1918, ULA, CGNAT).
+    pub allow_private: bool,
+    pub timeout_secs: u64,
+    pub max_timeout_secs: u64,
+    pub max_response_bytes: u64,
+    /// Concurrent requests of the backend.
+    pub max_connections: u32,
+    /// Credentials by the name guests ask for.
+    pub credentials: BTreeMap<String, HttpCredential>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            allow: Vec::new(),
+            allow_loopback: false,
+            allow_private: false,
+            timeout_secs: 30,
+            max_timeout_secs: 120,
+            max_response_bytes: 16 << 20,
+            max_connections: 8,
+            credentials: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where a credential's token comes from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialProvider {
+    /// The GCE metadata server's default service account token.
+    GceMetadata,
+    /// A service account key file, exchanged for a token (JWT bearer grant).
+    ServiceAccount,
+    /// A static token from a (secret) backend setting or an env variable.
+    Bearer,
+}
+
+/// `[backends.<name>.http.credentials.<cred>]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCredential {
+    pub provider: CredentialProvider,
+    /// Allow-listed origins the credential is added for.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// gce-metadata: the metadata server (default http://169.254.169.254).
+    #[serde(default)]
+    pub metadata_endpoint: Option<String>,
+    /// service-account: the JSON key file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// bearer: the backend setting (else env variable) holding the token.
+    #[serde(default)]
+    pub setting: Option<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["https://www.googleapis.com/auth/cloud-platform".into()]
+}
+
+impl HttpConfig {
+    fn check(&self) -> Result<(), String> {
+        let mut allowed = Vec::new();
+        for entry in &self.allow {
+            let origin = crate::capabilities::http::policy::Origin::parse_entry(entry)
+                .map_err(|e| format!("http.allow: {e}"))?;
+            allowed.push(origin);
+        }
+        if self.timeout_secs == 0 || self.max_timeout_secs == 0 {
+            return Err("http.timeout_secs and http.max_timeout_secs must be above 0".into());
+        }
+        if self.timeout_secs > self.max_timeout_secs {
+            return Err("http.timeout_secs must not exceed http.max_timeout_secs".into());
+        }
+        if self.max_response_bytes == 0 || self.max_connections == 0 {
+            return Err("http.max_response_bytes and http.max_connections must be above 0".into());
+        }
+        for (name, cred) in &self.credentials {
+            let key = format!("http.credentials.{name}");
+            for host in &cred.hosts {
+                let origin = crate::capabilities::http::policy::Origin::parse_entry(host)
+                    .map_err(|e| format!("{key}.hosts: {e}"))?;
+                if !allowed.contains(&origin) {
+                    return Err(format!("{key}.hosts: {host} is not in http.allow"));
+                }
+            }
+            match cred.provider {
+                CredentialProvider::GceMetadata => {
+                    if let Some(endpoint) = &cred.metadata_endpoint {
+                        url::Url::parse(endpoint)
+                            .map_err(|e| format!("{key}.metadata_endpoint: {e}"))?;
+                    }
+                }
+                CredentialProvider::ServiceAccount => {
+                    if cred.key_file.is_none() {
+                        return Err(format!(
+                            "{key}.key_file is required by provider service-account"
+                        ));
+                    }
+                    if cred.scopes.is_empty() {
+                        return Err(format!("{key}.scopes must not be empty"));
+                    }
+                }
+                CredentialProvider::Bearer => match &cred.setting {
+                    None => {
+                        return Err(format!("{key}.setting is required by provider bearer"));
+                    }
+                    Some(setting) if !crate::capabilities::aws::is_secret_setting(setting) => {
+                        return Err(format!(
+                            "{key}.setting: {setting:?} is not a secret setting name (end it in _TOKEN, _SECRET or _PASSWORD so it never reaches the guest)"
+                        ));
+                    }
+                    Some(_) => {}
+                },
+            }
         }
         Ok(())
     }
@@ -394,6 +533,7 @@ impl Config {
             crate::names::check("driver", &backend.driver_name(name))
                 .map_err(|e| problem(e.to_string()))?;
             backend.aws.check().map_err(problem)?;
+            backend.http.check().map_err(problem)?;
         }
         let limits = &self.runtime;
         if limits.memory_limit_mib == 0 || limits.cpu_limit_ms == 0 || limits.call_timeout_secs == 0
@@ -499,8 +639,16 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string()
-                .contains("found `azure`, expected ``static` or `aws-imds``"),
+                .contains("found `azure`, expected `one of `static`, `aws-imds`, `gce-metadata``"),
             "{err}"
+        );
+        let gce = Config::from_toml(
+            "[backends.gcepd]\nmodule = \"/x.wasm\"\ninstance = { source = \"gce-metadata\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            gce.backends["gcepd"].instance.source,
+            InstanceSource::GceMetadata
         );
     }
 
@@ -541,6 +689,76 @@ mod tests {
             ),
         ] {
             let err = Config::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn the_http_table_has_defaults_and_checks_its_keys() {
+        let config = Config::from_toml(
+            r#"
+            [backends.gce]
+            module = "/x.wasm"
+            capabilities = ["http"]
+            settings = { GCE_TOKEN = "tok-secret" }
+            [backends.gce.http]
+            allow = ["https://compute.googleapis.com", "http://127.0.0.1:4566"]
+            [backends.gce.http.credentials.gce]
+            provider = "gce-metadata"
+            hosts = ["https://compute.googleapis.com:443"]
+            [backends.gce.http.credentials.tok]
+            provider = "bearer"
+            setting = "GCE_TOKEN"
+            "#,
+        )
+        .unwrap();
+        let http = &config.backends["gce"].http;
+        assert_eq!(
+            (
+                http.timeout_secs,
+                http.max_timeout_secs,
+                http.max_response_bytes,
+                http.max_connections
+            ),
+            (30, 120, 16 << 20, 8)
+        );
+        assert!(!http.allow_loopback && !http.allow_private);
+        let gce = &http.credentials["gce"];
+        assert_eq!(gce.provider, CredentialProvider::GceMetadata);
+        assert_eq!(gce.scopes, default_scopes());
+        assert!(!format!("{config:?}").contains("tok-secret"));
+        let base = "[backends.x]\nmodule = \"a.wasm\"\n";
+        for (text, expected) in [
+            ("[backends.x.http]\nallow = [\"ftp://a\"]", "http.allow"),
+            (
+                "[backends.x.http]\nallow = [\"https://a/path\"]",
+                "http.allow",
+            ),
+            ("[backends.x.http]\ntimeout_secs = 500", "http.timeout_secs"),
+            (
+                "[backends.x.http]\nmax_connections = 0",
+                "http.max_connections",
+            ),
+            ("[backends.x.http]\nalow = []", "unknown field"),
+            (
+                "[backends.x.http.credentials.c]\nprovider = \"bearer\"\nsetting = \"REGION\"",
+                "http.credentials.c.setting",
+            ),
+            (
+                "[backends.x.http.credentials.c]\nprovider = \"service-account\"",
+                "http.credentials.c.key_file",
+            ),
+            (
+                "[backends.x.http.credentials.c]\nprovider = \"gce-metadata\"\nhosts = [\"https://b\"]",
+                "http.credentials.c.hosts",
+            ),
+            (
+                "[backends.x.http.credentials.c]\nprovider = \"kerberos\"",
+                "kerberos",
+            ),
+        ] {
+            let text = format!("{base}{text}");
+            let err = Config::from_toml(&text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?} gave {err:?}");
         }
     }

@@ -21,6 +21,10 @@ pub static BUILTINS: &[(&str, &[u8])] = &[
         "efs",
         include_bytes!(concat!(env!("BALLAST_WASM_DIR"), "/ballast_efs.wasm")),
     ),
+    (
+        "gcepd",
+        include_bytes!(concat!(env!("BALLAST_WASM_DIR"), "/ballast_gcepd.wasm")),
+    ),
 ];
 
 /// The component a `module` value names when it is `builtin:<name>`:
@@ -58,9 +62,10 @@ mod tests {
         assert!(super::lookup("builtin:ebs").unwrap().is_ok());
         assert!(super::lookup("builtin:s3fs").unwrap().is_ok());
         assert!(super::lookup("builtin:efs").unwrap().is_ok());
+        assert!(super::lookup("builtin:gcepd").unwrap().is_ok());
         let err = super::lookup("builtin:nfs").unwrap().unwrap_err();
         assert!(
-            err.contains("builtin:local, builtin:ebs, builtin:s3fs, builtin:efs"),
+            err.contains("builtin:local, builtin:ebs, builtin:s3fs, builtin:efs, builtin:gcepd"),
             "{err}"
         );
     }

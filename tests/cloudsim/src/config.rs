@@ -42,6 +42,11 @@ pub struct SimConfig {
     pub gce_project: String,
     /// Really loop-attach volumes (needs root); off, attachments are only recorded.
     pub hypervisor: bool,
+    /// Service accounts the OAuth2 token endpoint (`POST /token`) knows:
+    /// client email and RSA public key (PEM) checking their JWTs.
+    pub service_accounts: Vec<(String, String)>,
+    /// `expires_in` of the access tokens `POST /token` issues.
+    pub oauth_token_secs: u64,
 }
 
 impl SimConfig {
@@ -62,6 +67,8 @@ impl SimConfig {
             verify_keys: None,
             gce_project: "ballast-sim".into(),
             hypervisor: false,
+            service_accounts: Vec::new(),
+            oauth_token_secs: 3600,
         }
     }
 

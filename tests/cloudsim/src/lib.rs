@@ -21,6 +21,7 @@ pub mod hypervisor;
 pub mod ids;
 pub mod metadata;
 pub mod moto;
+pub mod oauth;
 pub mod server;
 pub mod world;
 

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Provider, SimConfig};
 use crate::world::{Instance, SharedSim, Sim};
-use crate::{admin, ec2, efs, gce, ids, metadata};
+use crate::{admin, ec2, efs, gce, ids, metadata, oauth};
 
 pub struct Running {
     /// `http://127.0.0.1:<port>`: point the AWS SDK's endpoint and the GCE
@@ -98,12 +98,14 @@ pub async fn start(config: SimConfig) -> anyhow::Result<Running> {
 }
 
 /// EC2's Query API at `POST /`, EFS under `/2015-02-01`, Compute Engine
-/// under `/compute/v1`, the admin API under `/_sim`.
+/// under `/compute/v1`, Google's OAuth2 token endpoint at `POST /token`,
+/// the admin API under `/_sim`.
 fn api_router(sim: SharedSim) -> Router {
     Router::new()
         .merge(admin::router())
         .merge(efs::router())
         .merge(gce::router())
+        .merge(oauth::router())
         .merge(ec2::router())
         .with_state(sim)
 }
