@@ -233,9 +233,111 @@ impl SimCloud {
         })
     }
 
+    /// A `ballast serve` acting as GCE instance `instance` (see
+    /// [`with_gce_instances`]), serving the built-in gcepd backend.
+    pub fn gce_host(&self, instance: &str, tag: &str, settings: &[(&str, &str)]) -> BallastServe {
+        BallastServe::start(self.gce_config(instance, tag, settings))
+    }
+
+    /// The config [`Self::gce_host`] starts with: the Compute Engine API is
+    /// the simulator's, reached through the `http` capability with the
+    /// instance's metadata-server token (credential "gce"); identity from
+    /// that metadata server.
+    pub fn gce_config(
+        &self,
+        instance: &str,
+        tag: &str,
+        settings: &[(&str, &str)],
+    ) -> BallastConfig {
+        let machine = self.instance(instance);
+        let api = self.api_url().trim_end_matches('/').to_string();
+        let mut config = BallastConfig::local(&format!("gcepd-{tag}-{instance}"));
+        config.socket_dir = config.dir.path().join("sockets");
+        config.by_id_dir = Some(machine.device_dir.clone());
+        config.backend = "gcepd".into();
+        let mut all: Vec<(String, String)> = vec![
+            ("GCEPD_ENDPOINT".into(), format!("{api}/compute/v1")),
+            ("GCEPD_TAG".into(), Self::cluster_tag(tag)),
+        ];
+        all.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = crate::serve::inline_table(&all);
+        config.backend_toml = format!(
+            "module = \"builtin:gcepd\"\n\
+             capabilities = [\"log\", \"instance\", \"http\"]\n\
+             settings = {{ {settings} }}\n\
+             instance = {{ source = \"gce-metadata\", metadata_endpoint = {meta:?} }}\n",
+            meta = machine.metadata_url,
+        );
+        config.extra = format!(
+            "[backends.gcepd.http]\n\
+             allow = [{api:?}]\n\
+             allow_loopback = true\n\
+             [backends.gcepd.http.credentials.gce]\n\
+             provider = \"gce-metadata\"\n\
+             hosts = [{api:?}]\n\
+             metadata_endpoint = {meta:?}\n",
+            meta = machine.metadata_url,
+        );
+        config
+    }
+
+    /// Compute Engine's disks as the simulator holds them now, boot disks
+    /// left out.
+    pub fn gce_disks(&self) -> Vec<cloudsim::gce::disks::Disk> {
+        let world = self.running().sim.world();
+        let boot: Vec<&str> = world.instances.keys().map(String::as_str).collect();
+        world
+            .gce
+            .disks
+            .values()
+            .filter(|d| !boot.contains(&d.name.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The instances disk `name` (zone `zone`) is attached to.
+    pub fn gce_users(&self, zone: &str, name: &str) -> Vec<String> {
+        let world = self.running().sim.world();
+        let key = (zone.to_string(), name.to_string());
+        world
+            .gce
+            .attachments
+            .iter()
+            .filter(|(_, disks)| disks.iter().any(|a| a.disk == key))
+            .map(|(instance, _)| instance.clone())
+            .collect()
+    }
+
+    /// The file behind GCE disk `disk`.
+    pub fn gce_backing_file(&self, disk: &cloudsim::gce::disks::Disk) -> PathBuf {
+        self.running().sim.hypervisor.backing_file(&disk.backing())
+    }
+
+    /// Make Compute Engine refuse `forceAttach` of zonal disks, as it does.
+    pub fn gce_real_force_attach(&self, on: bool) {
+        self.running().sim.world().gce.real_force_attach = on;
+    }
+
     /// The cluster tag [`Self::ebs_config`] gives hosts of test `tag`.
     pub fn cluster_tag(tag: &str) -> String {
         format!("{tag}-{}", std::process::id())
+    }
+}
+
+/// The GCE instances the gcepd tests play: `node-1` and `node-2` in
+/// us-central1-a, `node-3` in us-central1-b (besides the AWS ones).
+pub fn with_gce_instances(config: &mut SimConfig) {
+    for (name, zone) in [
+        ("node-1", "us-central1-a"),
+        ("node-2", "us-central1-a"),
+        ("node-3", "us-central1-b"),
+    ] {
+        config.instances.push(cloudsim::config::InstanceSpec {
+            id: name.into(),
+            provider: cloudsim::Provider::Gce,
+            zone: zone.into(),
+            instance_type: "n2-standard-2".into(),
+        });
     }
 }
 

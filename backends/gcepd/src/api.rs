@@ -22,7 +22,14 @@ pub struct Api {
     pub credential: String,
     /// Longest single request, ms.
     pub timeout_ms: u32,
+    /// Tries of a call answered `unavailable` (429, 5xx, no answer).
+    pub tries: u32,
 }
+
+/// The first pause between tries, doubled after each (ms), and its cap.
+const BACKOFF_MS: (u64, u64) = (250, 4_000);
+/// The longest `Retry-After` honoured (ms); longer is capped.
+const RETRY_AFTER_MAX_MS: u64 = 10_000;
 
 impl Api {
     pub fn new(config: &Config, project: String) -> Api {
@@ -31,6 +38,7 @@ impl Api {
             project,
             credential: config.credential.clone(),
             timeout_ms: 60_000,
+            tries: config.tries,
         }
     }
 
@@ -44,6 +52,15 @@ impl Api {
         )
     }
 
+    /// `{endpoint}/projects/{project}/{rest}` (aggregated lists).
+    pub fn project_url(&self, rest: &str) -> String {
+        format!(
+            "{}/projects/{}/{rest}",
+            self.endpoint,
+            encode_component(&self.project)
+        )
+    }
+
     pub fn disk_url(&self, zone: &str, disk: &str) -> String {
         self.zone_url(zone, &format!("disks/{}", encode_component(disk)))
     }
@@ -52,17 +69,61 @@ impl Api {
         self.zone_url(zone, &format!("instances/{}", encode_component(instance)))
     }
 
-    /// Send `request` with the credential and timeout; a non-2xx answer is
-    /// the error its document says (see the module docs), `what` naming
-    /// the call.
+    /// Send `request` with the credential and the default timeout.
     pub fn call(&self, what: &str, request: Request) -> Result<Value> {
-        let response = request
-            .credential(self.credential.clone())
-            .timeout_ms(self.timeout_ms)
-            .send()
-            .map_err(|e| prefix(what, e))?;
-        answer(what, &response)
+        self.call_within(what, request, self.timeout_ms)
     }
+
+    /// Send `request` with the credential, each try given `timeout_ms`; a
+    /// non-2xx answer is the error its document says (see the module docs),
+    /// `what` naming the call. Throttling, 5xx and transport failures are
+    /// tried again, `tries` times in all, pausing 250 ms, 500 ms, … (or as
+    /// `Retry-After` says). Mutating calls carry a `requestId`, so a retry
+    /// after a lost answer is the same change, not a second one.
+    pub fn call_within(&self, what: &str, request: Request, timeout_ms: u32) -> Result<Value> {
+        let request = request
+            .credential(self.credential.clone())
+            .timeout_ms(timeout_ms);
+        let mut pause = BACKOFF_MS.0;
+        let mut tried = 0;
+        loop {
+            tried += 1;
+            let (result, retry_after) = match request.clone().send() {
+                Ok(response) => (answer(what, &response), retry_after_ms(&response)),
+                Err(e) => (Err(prefix(what, e)), None),
+            };
+            match result {
+                Err(Error::Unavailable(message)) if tried < self.tries => {
+                    let wait = retry_after.unwrap_or(pause);
+                    ballast_sdk::log::debug(
+                        "retrying",
+                        &[
+                            ("call", what),
+                            ("after_ms", &wait.to_string()),
+                            ("why", &message),
+                        ],
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(wait));
+                    pause = (pause * 2).min(BACKOFF_MS.1);
+                }
+                Err(Error::Unavailable(message)) if tried > 1 => {
+                    return Err(Error::unavailable(format!(
+                        "{message} (after {tried} tries; retry later)"
+                    )));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// A 429/503 answer's `Retry-After` in seconds, as ms (capped).
+fn retry_after_ms(response: &Response) -> Option<u64> {
+    if response.is_success() {
+        return None;
+    }
+    let secs: u64 = response.header("retry-after")?.trim().parse().ok()?;
+    Some((secs * 1000).min(RETRY_AFTER_MAX_MS))
 }
 
 /// The JSON of a 2xx response (an empty body is `null`), or its error.
@@ -194,14 +255,21 @@ pub fn last_segment(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
 }
 
-/// A list page: `items` and `nextPageToken`.
+/// An aggregated list page: disks by scope (`zones/<zone>`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DiskList {
+pub struct AggregatedDiskList {
     #[serde(default)]
-    pub items: Vec<Disk>,
+    pub items: std::collections::BTreeMap<String, ScopedDisks>,
     #[serde(default)]
     pub next_page_token: Option<String>,
+}
+
+/// One scope of an aggregated list (a scope without disks has a warning).
+#[derive(Debug, Default, Deserialize)]
+pub struct ScopedDisks {
+    #[serde(default)]
+    pub disks: Vec<Disk>,
 }
 
 /// An operation, the fields this backend reads.
@@ -335,8 +403,17 @@ mod tests {
         assert_eq!(disk.type_name(), "pd-ssd");
         assert_eq!(disk.user_names(), vec!["node-1"]);
         assert_eq!(disk.labels["ballast-cluster"], "ballast");
-        let list: DiskList = parse("list", json!({"kind": "compute#diskList"})).unwrap();
-        assert!(list.items.is_empty() && list.next_page_token.is_none());
+        let list: AggregatedDiskList = parse(
+            "list",
+            json!({"items": {
+                "zones/a": {"warning": {"code": "NO_RESULTS_ON_PAGE"}},
+                "zones/b": {"disks": [{"name": "d1"}, {"name": "d2"}]},
+            }, "nextPageToken": "t2"}),
+        )
+        .unwrap();
+        assert_eq!(list.items["zones/a"].disks.len(), 0);
+        assert_eq!(list.items["zones/b"].disks[1].name, "d2");
+        assert_eq!(list.next_page_token.as_deref(), Some("t2"));
         assert_eq!(
             parse::<Disk>("x", json!({"id": 1})).unwrap_err().kind(),
             "internal"
@@ -376,6 +453,7 @@ mod tests {
             project: "p".into(),
             credential: "gce".into(),
             timeout_ms: 1,
+            tries: 1,
         };
         assert_eq!(
             api.disk_url("us-central1-a", "pgdata"),

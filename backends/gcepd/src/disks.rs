@@ -8,7 +8,7 @@ use ballast_sdk::{
 };
 use serde_json::{Value, json};
 
-use crate::api::{Api, Disk, DiskList, Operation, parse};
+use crate::api::{AggregatedDiskList, Api, Disk, Operation, parse};
 use crate::names::{self, CLUSTER_LABEL, FS_LABEL};
 use crate::options::Spec;
 use crate::settings::Config;
@@ -45,13 +45,19 @@ impl Place {
     }
 }
 
-/// The disk of volume `name`, if it is this cluster's volume `name`.
+/// The disk of volume `name`, if it is this cluster's volume `name`: in
+/// the home zone, else in any zone of the project.
 pub fn find(config: &Config, place: &Place, name: &VolumeName) -> Result<Option<Disk>> {
     let disk_name = names::disk_name(name, config.convert_underscores)?;
-    match get_disk(place, &place.zone, &disk_name)? {
-        Some(disk) if is_volume(config, &disk, name) => Ok(Some(disk)),
-        _ => Ok(None),
+    if let Some(disk) = get_disk(place, &place.zone, &disk_name)?
+        && is_volume(config, &disk, name)
+    {
+        return Ok(Some(disk));
     }
+    let filter = format!("(name = \"{disk_name}\") {}", cluster_filter(config));
+    Ok(aggregated(place, &filter)?
+        .into_iter()
+        .find(|disk| is_volume(config, disk, name)))
 }
 
 fn get_disk(place: &Place, zone: &str, disk_name: &str) -> Result<Option<Disk>> {
@@ -69,32 +75,44 @@ fn is_volume(config: &Config, disk: &Disk, name: &VolumeName) -> bool {
         && names::volume_of_description(disk.description.as_deref()).as_ref() == Some(name)
 }
 
-/// Every volume of this cluster in the zone.
-pub fn list(config: &Config, place: &Place) -> Result<Vec<Volume>> {
-    let mut volumes = Vec::new();
+/// The list filter for this cluster's disks.
+fn cluster_filter(config: &Config) -> String {
+    format!("(labels.{CLUSTER_LABEL} = \"{}\")", config.cluster)
+}
+
+/// Every disk of the project, in every zone, that `filter` selects.
+fn aggregated(place: &Place, filter: &str) -> Result<Vec<Disk>> {
+    let mut disks = Vec::new();
     let mut page: Option<String> = None;
     loop {
-        let mut request = Request::get(place.api.zone_url(&place.zone, "disks")).query(
-            "filter",
-            &format!("labels.{CLUSTER_LABEL} = \"{}\"", config.cluster),
-        );
+        let mut request =
+            Request::get(place.api.project_url("aggregated/disks")).query("filter", filter);
         if let Some(token) = &page {
             request = request.query("pageToken", token);
         }
-        let list: DiskList = parse("disks.list", place.api.call("disks.list", request)?)?;
-        for disk in list.items {
-            if disk.labels.get(CLUSTER_LABEL) != Some(&config.cluster) {
-                continue;
-            }
-            if let Some(name) = names::volume_of_description(disk.description.as_deref()) {
-                volumes.push(to_volume(&name, &disk));
-            }
-        }
+        let value = place.api.call("disks.aggregatedList", request)?;
+        let list: AggregatedDiskList = parse("disks.aggregatedList", value)?;
+        disks.extend(list.items.into_values().flat_map(|scope| scope.disks));
         match list.next_page_token.filter(|t| !t.is_empty()) {
             Some(token) => page = Some(token),
-            None => return Ok(volumes),
+            None => return Ok(disks),
         }
     }
+}
+
+/// Every volume of this cluster, in every zone (labels scope what the
+/// cluster sees; the description holds the Docker name).
+pub fn list(config: &Config, place: &Place) -> Result<Vec<Volume>> {
+    let mut volumes: Vec<Volume> = aggregated(place, &cluster_filter(config))?
+        .iter()
+        .filter(|disk| disk.labels.get(CLUSTER_LABEL) == Some(&config.cluster))
+        .filter_map(|disk| {
+            names::volume_of_description(disk.description.as_deref())
+                .map(|name| to_volume(&name, disk))
+        })
+        .collect();
+    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(volumes)
 }
 
 /// The contract's volume for `disk`.
@@ -281,26 +299,41 @@ pub fn attach(config: &Config, name: &VolumeName, options: AttachOptions) -> Res
     let disk =
         find(config, &place, name)?.ok_or_else(|| Error::not_found(format!("no volume {name}")))?;
     let zone = disk.zone_name().to_string();
+    if disk.user_names().contains(&here.as_str()) {
+        return Ok(source(&disk));
+    }
+    let here_zone = instance::identity()?
+        .zone
+        .unwrap_or_else(|| place.zone.clone());
+    if zone != here_zone {
+        return Err(Error::conflict(format!(
+            "volume {name} is disk {} in zone {zone}; this instance ({here}) is in {here_zone}, \
+             and a zonal disk attaches only in its own zone",
+            disk.name
+        )));
+    }
     let others: Vec<String> = disk
         .user_names()
         .into_iter()
         .filter(|u| *u != here)
         .map(str::to_string)
         .collect();
-    if disk.user_names().contains(&here.as_str()) {
-        return Ok(source(&disk));
-    }
-    let preempt = options.preempt || config.preempt;
     if !others.is_empty() {
-        if !preempt {
+        if !(options.preempt || config.preempt) {
             return Err(Error::conflict(format!(
                 "volume {name} is attached to {}; mount with preempt to take it over",
                 others.join(", ")
             )));
         }
-        // forceAttach moves regional disks only; GCE refuses it for zonal
-        // ones, so detach from the others first.
+        // Preempt: forceAttach moves only regional disks (GCE refuses it
+        // for zonal ones, which are all this backend makes), so the disk
+        // is detached from the others first; detachDisk works on a dead or
+        // stopped instance too.
         for other in &others {
+            log::warn(
+                "preempting",
+                &[("volume", name.as_str()), ("from", other), ("to", &here)],
+            );
             detach_from(config, &place, &zone, other, &disk.name)?;
         }
     }
@@ -312,7 +345,7 @@ pub fn attach(config: &Config, name: &VolumeName, options: AttachOptions) -> Res
     let request = Request::post(place.api.instance_url(&zone, &here) + "/attachDisk")
         .query(
             "requestId",
-            &request_id(&[here.as_str(), zone.as_str(), disk.name.as_str(), "attach"]),
+            &call_request_id(&[&here, &zone, &disk.name, "attach"]),
         )
         .json(&body)?;
     let op: Operation = parse(
@@ -321,6 +354,16 @@ pub fn attach(config: &Config, name: &VolumeName, options: AttachOptions) -> Res
     )?;
     wait(config, &place, &zone, op, "instances.attachDisk")?;
     Ok(source(&disk))
+}
+
+/// A `requestId` for one call of this host: its retries are one change,
+/// while a later call (after an operation that never finished) is a new
+/// one rather than a replay of the stuck operation.
+fn call_request_id(parts: &[&str]) -> String {
+    let now = cluster::unix_now_ms().to_string();
+    let mut all = parts.to_vec();
+    all.push(&now);
+    request_id(&all)
 }
 
 /// How the host finds the attached disk.
@@ -382,7 +425,11 @@ fn detach_from(
         return Ok(());
     };
     let request = Request::post(place.api.instance_url(zone, instance) + "/detachDisk")
-        .query("deviceName", &device);
+        .query("deviceName", &device)
+        .query(
+            "requestId",
+            &call_request_id(&[instance, zone, disk, "detach"]),
+        );
     let op: Operation = parse(
         "instances.detachDisk",
         place.api.call("instances.detachDisk", request)?,
@@ -390,9 +437,11 @@ fn detach_from(
     wait(config, place, zone, op, "instances.detachDisk")
 }
 
-/// Wait for a zone operation to be DONE (zoneOperations.wait, repeated
-/// within GCEPD_STATUSTIMEOUT and ..._STATUSMAXATTEMPTS), then its outcome.
-/// Still running past that is `unavailable`.
+/// Wait for a zone operation to be DONE (zoneOperations.wait, which blocks
+/// up to two minutes server-side, repeated within GCEPD_STATUSTIMEOUT and
+/// GCEPD_STATUSMAXATTEMPTS), then its outcome. A wait that fails with a
+/// 429/5xx or no answer is tried again within the same bounds; still
+/// RUNNING past them is `unavailable`, naming the operation.
 pub fn wait(
     config: &Config,
     place: &Place,
@@ -400,27 +449,37 @@ pub fn wait(
     mut op: Operation,
     what: &str,
 ) -> Result<()> {
-    let deadline = cluster::unix_now_ms() + u64::from(config.status.timeout_ms);
+    let started = cluster::unix_now_ms();
+    let deadline = started + u64::from(config.status.timeout_ms);
+    let once = Api {
+        tries: 1,
+        ..place.api.clone()
+    };
     let mut attempts = 0;
+    let mut trouble = String::new();
     while !op.is_done() {
         let now = cluster::unix_now_ms();
         if now >= deadline || attempts >= config.status.max_attempts {
             return Err(Error::unavailable(format!(
-                "{what}: operation {} still {} after {} ms",
-                op.name, op.status, config.status.timeout_ms
+                "{what}: operation {} still {} after {} ms{trouble}",
+                op.name,
+                op.status,
+                now - started
             )));
         }
         attempts += 1;
-        let url = place
-            .api
-            .zone_url(zone, &format!("operations/{}/wait", op.name));
+        let url = once.zone_url(zone, &format!("operations/{}/wait", op.name));
         let remaining = u32::try_from(deadline - now).unwrap_or(u32::MAX).max(1);
-        let request = Request::post(url).timeout_ms(remaining);
-        let value = request
-            .credential(place.api.credential.clone())
-            .send()
-            .and_then(|r| crate::api::answer("zoneOperations.wait", &r))?;
-        op = parse("zoneOperations.wait", value)?;
+        match once.call_within("zoneOperations.wait", Request::post(url), remaining) {
+            Ok(value) => op = parse("zoneOperations.wait", value)?,
+            Err(Error::Unavailable(message)) => {
+                trouble = format!(" (last wait: {message})");
+                std::thread::sleep(std::time::Duration::from_millis(u64::from(
+                    config.status.initial_delay_ms.max(100),
+                )));
+            }
+            Err(e) => return Err(e),
+        }
     }
     op.outcome(what)
 }

@@ -13,7 +13,8 @@
 //! taken for this one.
 //!
 //! Underscores are refused unless `GCEPD_CONVERTUNDERSCORES` is set (as in
-//! REX-Ray); then they become '-' and such names count as used as is.
+//! REX-Ray); then they become '-' and the name is mapped (hash suffix), so
+//! `my_data` and `my-data` are two disks, never one.
 
 use ballast_sdk::{Error, Result, VolumeName};
 use sha2::{Digest, Sha256};
@@ -34,18 +35,15 @@ pub const DESCRIPTION_PREFIX: &str = "ballast volume: ";
 
 /// The disk name of volume `name`.
 pub fn disk_name(name: &VolumeName, convert_underscores: bool) -> Result<String> {
-    let mut text = name.as_str().to_string();
-    if text.contains('_') {
-        if !convert_underscores {
-            return Err(Error::invalid_argument(format!(
-                "volume name {name:?}: Compute Engine disk names cannot contain '_'; \
-                 rename the volume or set GCEPD_CONVERTUNDERSCORES=true (then '_' becomes '-')"
-            )));
-        }
-        text = text.replace('_', "-");
+    let text = name.as_str();
+    if text.contains('_') && !convert_underscores {
+        return Err(Error::invalid_argument(format!(
+            "volume name {name:?}: Compute Engine disk names cannot contain '_'; \
+             rename the volume or set GCEPD_CONVERTUNDERSCORES=true (then '_' becomes '-')"
+        )));
     }
-    if is_plain(&text) {
-        return Ok(text);
+    if is_plain(text) {
+        return Ok(text.to_string());
     }
     let mut body: String = text
         .chars()
@@ -162,9 +160,13 @@ mod tests {
         let err = disk_name(&name("my_vol"), false).unwrap_err();
         assert_eq!(err.kind(), "invalid-argument");
         assert!(err.message().contains("GCEPD_CONVERTUNDERSCORES"), "{err}");
-        assert_eq!(disk_name(&name("my_vol"), true).unwrap(), "my-vol");
+        let converted = disk_name(&name("my_vol"), true).unwrap();
+        assert!(converted.starts_with("my-vol--"), "{converted}");
+        assert_ne!(converted, disk_name(&name("my-vol"), true).unwrap());
+        assert_ne!(converted, disk_name(&name("my__vol"), true).unwrap());
         let mapped = disk_name(&name("My_Vol"), true).unwrap();
         assert!(mapped.starts_with("my-vol--"), "{mapped}");
+        assert_ne!(mapped, converted);
     }
 
     #[test]

@@ -45,7 +45,13 @@ pub struct Config {
     pub fs_type: String,
     /// `default_size`, GB (16, raised to the default type's minimum).
     pub default_size_gb: u64,
+    /// Tries of an API call answered 429, 5xx or not at all:
+    /// `GCEPD_MAXRETRIES` (default 4) + 1.
+    pub tries: u32,
 }
+
+/// Retries of a throttled or failed API call when `GCEPD_MAXRETRIES` is unset.
+pub const DEFAULT_RETRIES: u32 = 4;
 
 impl Config {
     pub fn from_settings(mut settings: Settings) -> Result<Config> {
@@ -82,6 +88,19 @@ impl Config {
             .take_one_of(&["REXRAY_FSTYPE"], &FS_TYPES)?
             .unwrap_or_else(|| "ext4".into());
         let default_size = settings.take_size(&["default_size"])?;
+        let retries = match settings.take_non_empty(&["GCEPD_MAXRETRIES"])? {
+            None => DEFAULT_RETRIES,
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 20)
+                .ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "setting GCEPD_MAXRETRIES {text:?}: give a whole number from 0 to 20"
+                    ))
+                })?,
+        };
         settings.finish()?;
 
         let minimum = min_size_gb(&default_type);
@@ -110,6 +129,7 @@ impl Config {
             preempt,
             fs_type,
             default_size_gb,
+            tries: retries + 1,
         })
     }
 }
@@ -153,6 +173,7 @@ mod tests {
         assert!(!c.preempt);
         assert_eq!(c.fs_type, "ext4");
         assert_eq!(c.default_size_gb, 16);
+        assert_eq!(c.tries, 5);
     }
 
     #[test]
@@ -171,6 +192,7 @@ mod tests {
             ("GCEPD_KEYFILE", "/etc/key.json"),
             ("REXRAY_PREEMPT", "true"),
             ("REXRAY_FSTYPE", "xfs"),
+            ("GCEPD_MAXRETRIES", "0"),
         ])
         .unwrap();
         assert_eq!(c.cluster, "prod-1");
@@ -192,6 +214,7 @@ mod tests {
         assert_eq!(c.fs_type, "xfs");
         // pd-extreme's minimum.
         assert_eq!(c.default_size_gb, 500);
+        assert_eq!(c.tries, 1);
         assert!(!format!("{c:?}").contains("key.json"));
     }
 
@@ -207,6 +230,7 @@ mod tests {
                 "GCEPD_CONVERTUNDERSCORES",
             ),
             (&[("default_size", "5")][..], "at least 10 GB"),
+            (&[("GCEPD_MAXRETRIES", "many")][..], "GCEPD_MAXRETRIES"),
             (&[("GCEPD_REGOIN", "x")][..], "GCEPD_ZONE"),
         ] {
             let err = config(pairs).unwrap_err();

@@ -73,7 +73,11 @@ pub(crate) fn find_block_in(
         });
     }
     let mut tried = Vec::new();
-    let mut found = by_id(&source.by_id, &discovery.by_id_dir, &mut tried);
+    let mut found = None;
+    if let Some((path, link)) = by_id(&source.by_id, &discovery.by_id_dir, &mut tried) {
+        verify_gce_link(&path, &link, roots.sys_block)?;
+        found = Some(path);
+    }
     if found.is_none() {
         found = by_serial(source.serial.as_deref(), roots, &mut tried);
     }
@@ -160,8 +164,12 @@ fn confine_image(image: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(resolved)
 }
 
-/// The first by-id link that resolves to a block device.
-fn by_id(names: &[String], dir: &Path, tried: &mut Vec<String>) -> Option<PathBuf> {
+/// The first by-id link that resolves to a block device, and its name.
+fn by_id<'a>(
+    names: &'a [String],
+    dir: &Path,
+    tried: &mut Vec<String>,
+) -> Option<(PathBuf, &'a str)> {
     names.iter().find_map(|name| {
         let link = dir.join(name);
         tried.push(link.display().to_string());
@@ -169,8 +177,42 @@ fn by_id(names: &[String], dir: &Path, tried: &mut Vec<String>) -> Option<PathBu
         if name.is_empty() || name.contains('/') || name == ".." || name == "." {
             return None;
         }
-        block_device(&link).ok()
+        block_device(&link).ok().map(|path| (path, name.as_str()))
     })
+}
+
+/// The device name in a GCE persistent disk's by-id link name, if it is one.
+fn gce_device_name(link: &str) -> Option<&str> {
+    link.strip_prefix("google-")
+        .or_else(|| link.strip_prefix("scsi-0Google_PersistentDisk_"))
+}
+
+/// GCE's udev rules name a persistent disk's links after its device name,
+/// which the disk reports as its SCSI serial (VPD page 0x80). A device
+/// behind such a link that reports another name is not the disk the link
+/// claims (a stale link); one that reports none passes.
+fn verify_gce_link(device: &Path, link: &str, sys_block: &Path) -> Result<()> {
+    let (Some(expected), Some(name)) = (gce_device_name(link), device.file_name()) else {
+        return Ok(());
+    };
+    match scsi_unit_serial(sys_block, name) {
+        Some(found) if found != expected => Err(StorageError::SerialMismatch {
+            device: device.to_path_buf(),
+            expected: expected.into(),
+            found,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The serial in a SCSI disk's VPD page 0x80 (`device/vpd_pg80`: a 4-byte
+/// header, then the serial), trimmed; None when there is none.
+fn scsi_unit_serial(sys_block: &Path, name: &OsStr) -> Option<String> {
+    let page = std::fs::read(sys_block.join(name).join("device/vpd_pg80")).ok()?;
+    let serial = String::from_utf8_lossy(page.get(4..)?)
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .to_string();
+    (!serial.is_empty()).then_some(serial)
 }
 
 /// A whole disk whose reported serial matches (by-id links are missing in
@@ -533,6 +575,55 @@ mod tests {
         let err = find_block_in(&stale, scratch.path(), &discovery, &roots).unwrap_err();
         assert!(matches!(err, StorageError::SerialMismatch { .. }), "{err}");
         assert!(err.to_string().contains("vol0abc"), "{err}");
+    }
+
+    #[test]
+    fn a_gce_link_to_a_disk_reporting_another_device_name_is_refused() {
+        let Some(scratch) =
+            require_loop("a_gce_link_to_a_disk_reporting_another_device_name_is_refused")
+        else {
+            return;
+        };
+        let disk = fake_disk(&scratch, "unused");
+        std::fs::remove_file(disk.sys.join(&disk.name).join("device/serial")).unwrap();
+        let page = |serial: &str| {
+            let mut bytes = vec![0u8, 0x80, 0, serial.len() as u8];
+            bytes.extend_from_slice(serial.as_bytes());
+            std::fs::write(disk.sys.join(&disk.name).join("device/vpd_pg80"), bytes).unwrap();
+        };
+        for link in ["google-pgdata", "scsi-0Google_PersistentDisk_pgdata"] {
+            symlink(&disk.dev.path, disk.by_id.join(link)).unwrap();
+        }
+        let roots = Roots {
+            dev: Path::new("/dev"),
+            sys_block: &disk.sys,
+        };
+        let discovery = Discovery {
+            by_id_dir: disk.by_id.clone(),
+        };
+        let asked = BlockSource {
+            by_id: vec![
+                "google-pgdata".into(),
+                "scsi-0Google_PersistentDisk_pgdata".into(),
+            ],
+            ..source()
+        };
+
+        // No VPD serial (as on a loop device): the link is trusted.
+        let found = find_block_in(&asked, scratch.path(), &discovery, &roots).unwrap();
+        assert_eq!(found.path, disk.dev.path);
+        page("pgdata");
+        let found = find_block_in(&asked, scratch.path(), &discovery, &roots).unwrap();
+        assert_eq!(found.path, disk.dev.path);
+        // The device behind the link is another disk now: refused.
+        page("orders");
+        let err = find_block_in(&asked, scratch.path(), &discovery, &roots).unwrap_err();
+        assert!(matches!(err, StorageError::SerialMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("orders"), "{err}");
+        assert_eq!(
+            gce_device_name("nvme-Amazon_Elastic_Block_Store_vol0abc"),
+            None
+        );
     }
 
     #[test]

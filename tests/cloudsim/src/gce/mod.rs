@@ -49,10 +49,10 @@
 //! regional disks, or encryption keys; lists sort by name only; tokens do
 //! not expire.
 
-mod disks;
+pub mod disks;
 pub mod errors;
 pub mod filter;
-mod instances;
+pub mod instances;
 pub mod operations;
 mod snapshots;
 
