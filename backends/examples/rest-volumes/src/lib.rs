@@ -89,10 +89,8 @@ impl Backend for RestVolumes {
     }
 
     fn create(&self, name: &VolumeName, mut options: Options) -> Result<Volume> {
-        let size_gb = match options.take(&["size"])? {
-            Some(size) => parse_size(&size)?.div_ceil(GB),
-            None => self.default_gb,
-        };
+        // Check every option before calling the API: a bad one creates nothing.
+        let size_gb = requested_gb(&mut options, self.default_gb)?;
         options.finish()?;
         let body = serde_json::json!({ "size_gb": size_gb });
         let response = self.call(Request::put(self.volume_url(name)).json(&body)?)?;
@@ -134,15 +132,33 @@ impl Backend for RestVolumes {
         }
     }
 
-    fn resize(&self, name: &VolumeName, _size_bytes: u64) -> Result<Volume> {
+    fn resize(&self, name: &VolumeName, size_bytes: u64) -> Result<Volume> {
+        // The API cannot resize; the size the volume has already is a
+        // success (a retried resize), any other is refused.
+        let current = self
+            .get(name)?
+            .ok_or_else(|| Error::not_found(format!("no volume {name}")))?;
+        if size_bytes.div_ceil(GB) * GB == current.size_bytes {
+            return Ok(current);
+        }
         Err(Error::invalid_argument(format!(
-            "volume {name}: the Example Cloud API cannot resize volumes"
+            "volume {name} has {} GB, asked {} GB: the Example Cloud API cannot resize volumes",
+            current.size_bytes / GB,
+            size_bytes.div_ceil(GB)
         )))
     }
 
     fn attach(&self, name: &VolumeName, _options: AttachOptions) -> Result<MountSource> {
         let me = instance::identity()?.instance_id;
         let response = self.call(Request::put(self.attachment_url(name, &me)))?;
+        // Attached to another instance: a clash with the volume's state,
+        // not "already exists" (the SDK's usual meaning of 409).
+        if response.status == 409 {
+            return Err(Error::conflict(format!(
+                "volume {name} is attached to another instance: {}",
+                response.text()
+            )));
+        }
         expect_ok(&response, "attach")?;
         let attachment: Attachment = response.json()?;
         // The host finds the disk by this link and checks its serial.
@@ -187,6 +203,15 @@ impl RestVolumes {
     }
 }
 
+/// The size `--opt size=…` asks for, in whole GB rounded up (a bare number
+/// is GiB, as everywhere in Ballast), else `default_gb`.
+fn requested_gb(options: &mut Options, default_gb: u64) -> Result<u64> {
+    Ok(match options.take(&["size"])? {
+        Some(size) => parse_size(&size)?.div_ceil(GB),
+        None => default_gb,
+    })
+}
+
 /// Success, or the SDK's usual error for the status.
 fn expect_ok(response: &Response, what: &str) -> Result<()> {
     match response.status_error(what) {
@@ -210,3 +235,68 @@ fn volume(v: ApiVolume) -> Volume {
 }
 
 ballast_sdk::export_backend!(RestVolumes);
+
+#[cfg(test)]
+mod tests {
+    //! The pure parts, natively: sizes, URLs, the API's volume as Docker's.
+    use super::*;
+
+    fn gb(options: &[(&str, &str)]) -> Result<u64> {
+        let mut options = Options::options(options.iter().copied());
+        let size = requested_gb(&mut options, 10)?;
+        options.finish()?;
+        Ok(size)
+    }
+
+    #[test]
+    fn sizes_are_whole_gb_rounded_up_with_the_default_when_absent() {
+        assert_eq!(gb(&[]).unwrap(), 10);
+        assert_eq!(gb(&[("size", "2")]).unwrap(), 2, "a bare number is GiB");
+        assert_eq!(gb(&[("Size", "512MiB")]).unwrap(), 1);
+        assert_eq!(gb(&[("size", "1.5GiB")]).unwrap(), 2);
+        for bad in ["lots", "0", "-1"] {
+            let err = gb(&[("size", bad)]).unwrap_err();
+            assert_eq!(err.kind(), "invalid-argument", "{bad}: {err}");
+            assert!(err.message().contains(bad), "{bad}: {err}");
+        }
+        let err = gb(&[("sise", "2")]).unwrap_err();
+        assert!(err.message().contains("sise"), "{err}");
+    }
+
+    #[test]
+    fn urls_keep_the_base_and_encode_the_instance() {
+        let backend = RestVolumes {
+            base: "https://api.example.cloud/v1".into(),
+            credential: "example".into(),
+            default_gb: 10,
+        };
+        let name = VolumeName::new("pg.data-1").unwrap();
+        assert_eq!(
+            backend.volume_url(&name),
+            "https://api.example.cloud/v1/volumes/pg.data-1"
+        );
+        assert_eq!(
+            backend.attachment_url(&name, "zone a/vm 1"),
+            "https://api.example.cloud/v1/volumes/pg.data-1/attachments/zone%20a%2Fvm%201"
+        );
+    }
+
+    #[test]
+    fn api_volumes_become_docker_volumes() {
+        let api: ApiVolume = serde_json::from_value(serde_json::json!({
+            "name": "pgdata", "id": "exv-0001", "size_gb": 3, "zone": null
+        }))
+        .unwrap();
+        let v = volume(api);
+        assert_eq!((v.name.as_str(), v.id.as_str()), ("pgdata", "exv-0001"));
+        assert_eq!(v.size_bytes, 3 << 30);
+        assert!(v.attached_to.is_empty(), "attached_to defaults to none");
+        assert_eq!(
+            v.status,
+            vec![
+                ("id".to_string(), "exv-0001".to_string()),
+                ("size".to_string(), "3GB".to_string())
+            ]
+        );
+    }
+}
