@@ -6,7 +6,10 @@
 //! carries credentials, the credential asked for exists and is configured
 //! for the origin; then every address the host resolves to (or the
 //! literal IP) is checked before connecting to exactly those addresses.
-//! Redirects are returned to the guest, never followed.
+//! Redirects are returned to the guest, never followed. A response that
+//! repeats the token the host added (a server echoing the request's
+//! headers, an error quoting the token) is refused: the guest never
+//! receives a credential, whoever would hand it over.
 
 pub mod client;
 pub mod credentials;
@@ -156,6 +159,7 @@ impl Http {
             .await
             .map_err(|_| BackendError::Internal("http: closed".into()))?;
         let exchange = async {
+            let mut added = None;
             if let Some(credential) = credential {
                 let token = credential
                     .token()
@@ -167,6 +171,7 @@ impl Http {
                     })?;
                 value.set_sensitive(true);
                 headers.insert(reqwest::header::AUTHORIZATION, value);
+                added = Some(token);
             }
             let method = reqwest::Method::from_bytes(method.as_bytes())
                 .map_err(|_| invalid(format!("bad method {method}")))?;
@@ -212,6 +217,14 @@ impl Http {
                 }
                 body.extend_from_slice(&chunk);
             }
+            if let Some(token) = &added
+                && repeats(token.secret().as_bytes(), &headers, &body)
+            {
+                return Err(denied(format!(
+                    "the response of {origin} repeats the credential {:?} the host added; refused so the guest never sees it",
+                    request.credential.as_deref().unwrap_or_default()
+                )));
+            }
             Ok(Response {
                 status,
                 headers,
@@ -255,6 +268,16 @@ impl Http {
     }
 }
 
+/// Whether a response's headers or body contain `secret` byte for byte.
+fn repeats(secret: &[u8], headers: &[(String, String)], body: &[u8]) -> bool {
+    let contains = |haystack: &[u8]| haystack.windows(secret.len()).any(|w| w == secret);
+    !secret.is_empty()
+        && (headers
+            .iter()
+            .any(|(k, v)| contains(k.as_bytes()) || contains(v.as_bytes()))
+            || contains(body))
+}
+
 impl HostState {
     fn http(&self) -> wasmtime::Result<Arc<Http>> {
         granted(&self.caps.http, Capability::Http)
@@ -264,5 +287,26 @@ impl HostState {
 impl Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, BackendError>> {
         Ok(self.http()?.send(request).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repeats;
+
+    #[test]
+    fn a_response_repeating_the_secret_is_recognized() {
+        let secret = b"ya29.s3cr3t";
+        let headers = |v: &str| vec![("x-echo".to_string(), v.to_string())];
+        assert!(repeats(secret, &headers("Bearer ya29.s3cr3t"), b""));
+        assert!(repeats(secret, &[], b"{\"auth\": \"Bearer ya29.s3cr3t\"}"));
+        assert!(repeats(secret, &[], b"ya29.s3cr3t"));
+        assert!(!repeats(
+            secret,
+            &headers("Bearer ya29.s3cr3"),
+            b"ya29.s3cr4t"
+        ));
+        assert!(!repeats(secret, &[], b""));
+        assert!(!repeats(b"", &headers("x"), b"x"));
     }
 }
