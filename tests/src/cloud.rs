@@ -313,6 +313,18 @@ impl SimCloud {
         self.running().sim.hypervisor.backing_file(&disk.backing())
     }
 
+    /// Every access token the simulated GCE metadata servers and token
+    /// endpoint issued.
+    pub fn gce_tokens(&self) -> Vec<String> {
+        self.running()
+            .sim
+            .world()
+            .gce_tokens
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// Make Compute Engine refuse `forceAttach` of zonal disks, as it does.
     pub fn gce_real_force_attach(&self, on: bool) {
         self.running().sim.world().gce.real_force_attach = on;

@@ -152,6 +152,60 @@ fn lifecycle_on_two_instances_and_preempt_moves_the_data() {
     assert!(one.get(name).unwrap().is_null(), "Get after Remove: none");
     let err = one.remove(name).unwrap_err();
     assert!(err.contains("no volume"), "{err}");
+
+    // The name is free again at once (no replayed insert).
+    one.create(name, &[("size", "10")]).unwrap();
+    assert_eq!(only_disk(&cloud, tag, name).size_gb, 10);
+    one.remove(name).unwrap();
+}
+
+#[test]
+fn hosts_creating_one_volume_at_once_in_two_zones_end_with_one_disk() {
+    let Some(cloud) = gce_cloud("gcepd concurrent create") else {
+        return;
+    };
+    let tag = "race";
+    let hosts = [
+        cloud.gce_host("node-1", tag, &[]),
+        cloud.gce_host("node-2", tag, &[]),
+        cloud.gce_host("node-3", tag, &[]),
+    ];
+    // Latency on every call lets all three look, find nothing and insert:
+    // node-1 and node-2 meet on the name in us-central1-a, node-3 makes a
+    // second disk in us-central1-b, and the younger one must go.
+    cloud.faults(serde_json::json!({ "latency_ms": 300 }));
+    for round in 0..3 {
+        let name = format!("shared-{round}");
+        let zones: Vec<String> = std::thread::scope(|s| {
+            let workers: Vec<_> = hosts
+                .iter()
+                .map(|host| {
+                    let name = name.clone();
+                    s.spawn(move || {
+                        host.create(&name, &[("size", "10")]).unwrap();
+                        status(&host.get(&name).unwrap(), "zone").to_string()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let disk = only_disk(&cloud, tag, &name);
+        assert!(
+            zones.iter().all(|z| *z == disk.zone),
+            "every host sees the one disk, in {}: {zones:?}",
+            disk.zone
+        );
+    }
+    let counters = cloud.counters();
+    assert!(
+        counters["gce:disks.insert"] > 3 && counters["gce:disks.delete"] >= 1,
+        "the hosts raced and a duplicate was deleted: {counters:?}"
+    );
+    cloud.clear_faults();
+    for round in 0..3 {
+        hosts[0].remove(&format!("shared-{round}")).unwrap();
+    }
+    assert!(cluster_disks(&cloud, tag).is_empty());
 }
 
 #[test]
@@ -302,6 +356,8 @@ fn options_reach_compute_engine_and_bad_ones_are_refused() {
     .unwrap();
     let err = host.create("fast", &[("size", "30")]).unwrap_err();
     assert!(err.contains("size 20 GB (asked 30 GB)"), "{err}");
+    // Options not given are not compared (`docker volume create fast`).
+    host.create("fast", &[]).unwrap();
     assert_eq!(cluster_disks(&cloud, tag).len(), 4);
 
     // xfs is what the disk is formatted with.
@@ -398,4 +454,70 @@ fn throttling_errors_and_stuck_operations_end_in_bounded_retries_or_clean_errors
         "never reformatted"
     );
     host.remove(name).unwrap();
+}
+
+#[test]
+fn doctor_shows_the_http_policy_a_token_and_the_instance_never_the_token() {
+    let Some(cloud) = gce_cloud("gcepd doctor") else {
+        return;
+    };
+    let config = cloud.gce_config("node-1", "doctor", &[]);
+    std::fs::write(config.config_path(), config.toml()).unwrap();
+    let out = std::process::Command::new(ballast_tests::ballast_bin())
+        .arg("--config")
+        .arg(config.config_path())
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("http gcepd: {name}")))
+            .unwrap_or_else(|| panic!("no {name} line in:\n{text}"))
+            .to_string()
+    };
+    let api = cloud.api_url().trim_end_matches('/').to_string();
+    let allow = line("allow-list");
+    assert!(
+        allow.starts_with("ok") && allow.contains(&api) && allow.contains("loopback allowed"),
+        "{allow}"
+    );
+    let credential = line("credential gce");
+    assert!(
+        credential.starts_with("ok") && credential.contains("gce-metadata: token ready"),
+        "{credential}"
+    );
+    let instance = line("instance");
+    assert!(
+        instance.starts_with("ok")
+            && instance.contains("us-central1-a")
+            && instance.contains("name node-1")
+            && instance.contains("project ballast-sim"),
+        "{instance}"
+    );
+    let world = cloud.gce_tokens();
+    assert!(!world.is_empty(), "a token was issued");
+    for token in world {
+        assert!(!text.contains(&token), "doctor printed a token");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(&token));
+    }
+
+    // A dead metadata server: the credential and instance lines fail.
+    cloud.kill("node-1");
+    let out = std::process::Command::new(ballast_tests::ballast_bin())
+        .arg("--config")
+        .arg(config.config_path())
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let credential = text
+        .lines()
+        .find(|l| l.contains("http gcepd: credential gce"))
+        .unwrap();
+    assert!(
+        credential.starts_with("FAIL") && credential.contains("metadata server"),
+        "{credential}"
+    );
 }

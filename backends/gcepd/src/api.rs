@@ -37,7 +37,7 @@ impl Api {
             endpoint: config.endpoint.clone(),
             project,
             credential: config.credential.clone(),
-            timeout_ms: 60_000,
+            timeout_ms: 30_000,
             tries: config.tries,
         }
     }
@@ -119,7 +119,7 @@ impl Api {
 
 /// A 429/503 answer's `Retry-After` in seconds, as ms (capped).
 fn retry_after_ms(response: &Response) -> Option<u64> {
-    if response.is_success() {
+    if !matches!(response.status, 429 | 503) {
         return None;
     }
     let secs: u64 = response.header("retry-after")?.trim().parse().ok()?;
@@ -227,6 +227,9 @@ pub struct Disk {
     pub users: Vec<String>,
     #[serde(default)]
     pub provisioned_iops: Option<String>,
+    /// RFC 3339; the oldest of two disks of one volume wins.
+    #[serde(default)]
+    pub creation_timestamp: String,
 }
 
 impl Disk {

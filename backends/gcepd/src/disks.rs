@@ -46,7 +46,7 @@ impl Place {
 }
 
 /// The disk of volume `name`, if it is this cluster's volume `name`: in
-/// the home zone, else in any zone of the project.
+/// the home zone, else the oldest in any zone of the project.
 pub fn find(config: &Config, place: &Place, name: &VolumeName) -> Result<Option<Disk>> {
     let disk_name = names::disk_name(name, config.convert_underscores)?;
     if let Some(disk) = get_disk(place, &place.zone, &disk_name)?
@@ -54,10 +54,26 @@ pub fn find(config: &Config, place: &Place, name: &VolumeName) -> Result<Option<
     {
         return Ok(Some(disk));
     }
+    Ok(oldest(find_all(config, place, name)?))
+}
+
+/// Every disk of volume `name`, in every zone (two only after hosts in
+/// different zones created it at once).
+fn find_all(config: &Config, place: &Place, name: &VolumeName) -> Result<Vec<Disk>> {
+    let disk_name = names::disk_name(name, config.convert_underscores)?;
     let filter = format!("(name = \"{disk_name}\") {}", cluster_filter(config));
     Ok(aggregated(place, &filter)?
         .into_iter()
-        .find(|disk| is_volume(config, disk, name)))
+        .filter(|disk| is_volume(config, disk, name))
+        .collect())
+}
+
+/// The disk that stands for a volume when there are several: the oldest
+/// (then by zone), which every host picks alike.
+fn oldest(disks: Vec<Disk>) -> Option<Disk> {
+    disks
+        .into_iter()
+        .min_by(|a, b| (&a.creation_timestamp, &a.zone).cmp(&(&b.creation_timestamp, &b.zone)))
 }
 
 fn get_disk(place: &Place, zone: &str, disk_name: &str) -> Result<Option<Disk>> {
@@ -103,16 +119,19 @@ fn aggregated(place: &Place, filter: &str) -> Result<Vec<Disk>> {
 /// Every volume of this cluster, in every zone (labels scope what the
 /// cluster sees; the description holds the Docker name).
 pub fn list(config: &Config, place: &Place) -> Result<Vec<Volume>> {
-    let mut volumes: Vec<Volume> = aggregated(place, &cluster_filter(config))?
-        .iter()
-        .filter(|disk| disk.labels.get(CLUSTER_LABEL) == Some(&config.cluster))
-        .filter_map(|disk| {
-            names::volume_of_description(disk.description.as_deref())
-                .map(|name| to_volume(&name, disk))
-        })
-        .collect();
-    volumes.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(volumes)
+    let mut by_volume: std::collections::BTreeMap<VolumeName, Vec<Disk>> = Default::default();
+    for disk in aggregated(place, &cluster_filter(config))? {
+        if disk.labels.get(CLUSTER_LABEL) != Some(&config.cluster) {
+            continue;
+        }
+        if let Some(name) = names::volume_of_description(disk.description.as_deref()) {
+            by_volume.entry(name).or_default().push(disk);
+        }
+    }
+    Ok(by_volume
+        .into_iter()
+        .filter_map(|(name, disks)| oldest(disks).map(|disk| to_volume(&name, &disk)))
+        .collect())
 }
 
 /// The contract's volume for `disk`.
@@ -193,18 +212,23 @@ pub fn insert_body(
     body
 }
 
-/// Create the volume, or adopt the disk a concurrent create (this host or
-/// another) made for it.
+/// Create the volume, or adopt the disk that already stands for it (made
+/// before, or by a concurrent create on this host or another). The disk
+/// name is the key: a second insert answers alreadyExists.
 pub fn create(config: &Config, name: &VolumeName, options: Options) -> Result<Volume> {
     let spec = Spec::from_options(config, options)?;
     let disk_name = names::disk_name(name, config.convert_underscores)?;
     let place = Place::resolve(config)?;
+    if let Some(disk) = oldest(find_all(config, &place, name)?) {
+        check_existing(config, name, &disk, &spec)?;
+        return Ok(to_volume(name, &disk));
+    }
     let zone = spec.zone.clone().unwrap_or_else(|| place.zone.clone());
     let body = insert_body(config, name, &disk_name, &zone, &spec);
     let request = Request::post(place.api.zone_url(&zone, "disks"))
         .query(
             "requestId",
-            &request_id(&[config.cluster.as_str(), zone.as_str(), disk_name.as_str()]),
+            &call_request_id(&[&config.cluster, &zone, &disk_name]),
         )
         .json(&body)?;
     match place.api.call("disks.insert", request) {
@@ -215,19 +239,52 @@ pub fn create(config: &Config, name: &VolumeName, options: Options) -> Result<Vo
         Err(Error::AlreadyExists(_)) => {}
         Err(e) => return Err(e),
     }
-    let disk = get_disk(&place, &zone, &disk_name)?.ok_or_else(|| {
-        Error::unavailable(format!("disk {disk_name} not visible yet after insert"))
-    })?;
+    let disk = converge(config, &place, name, &zone, &disk_name)?;
     check_existing(config, name, &disk, &spec)?;
     log::info(
         "volume ready",
         &[
             ("volume", name.as_str()),
-            ("disk", &disk_name),
-            ("zone", &zone),
+            ("disk", &disk.name),
+            ("zone", disk.zone_name()),
         ],
     );
     Ok(to_volume(name, &disk))
+}
+
+/// After an insert in `zone`: the disk that stands for the volume. Hosts in
+/// different zones may have each made one at once; the oldest wins, and
+/// this host deletes the one it made when that lost (and nobody uses it).
+fn converge(
+    config: &Config,
+    place: &Place,
+    name: &VolumeName,
+    zone: &str,
+    disk_name: &str,
+) -> Result<Disk> {
+    let all = find_all(config, place, name)?;
+    let mine = all
+        .iter()
+        .find(|d| d.zone_name() == zone && d.name == disk_name)
+        .cloned();
+    let winner = oldest(all).ok_or_else(|| {
+        Error::unavailable(format!("disk {disk_name} not visible yet after insert"))
+    })?;
+    if let Some(mine) = mine
+        && mine.zone != winner.zone
+        && mine.users.is_empty()
+    {
+        log::warn(
+            "another host made this volume first; deleting the duplicate",
+            &[
+                ("volume", name.as_str()),
+                ("zone", zone),
+                ("kept", winner.zone_name()),
+            ],
+        );
+        delete_disk(config, place, zone, disk_name)?;
+    }
+    Ok(winner)
 }
 
 /// An existing disk may stand for the volume only when it is this cluster's
@@ -240,19 +297,19 @@ pub fn check_existing(config: &Config, name: &VolumeName, disk: &Disk, spec: &Sp
         )));
     }
     let mut differs = Vec::new();
-    if disk.type_name() != spec.disk_type {
+    if spec.given.disk_type && disk.type_name() != spec.disk_type {
         differs.push(format!(
             "type {} (asked {})",
             disk.type_name(),
             spec.disk_type
         ));
     }
-    if let (Some(asked), Some(has)) = (spec.size_gb, disk.size_gb())
+    if let (true, Some(asked), Some(has)) = (spec.given.size, spec.size_gb, disk.size_gb())
         && asked != has
     {
         differs.push(format!("size {has} GB (asked {asked} GB)"));
     }
-    if let Some(fs) = disk.labels.get(FS_LABEL)
+    if let (true, Some(fs)) = (spec.given.fs_type, disk.labels.get(FS_LABEL))
         && *fs != spec.fs_type
     {
         differs.push(format!("fstype {fs} (asked {})", spec.fs_type));
@@ -284,10 +341,21 @@ pub fn remove(config: &Config, name: &VolumeName, force: bool) -> Result<()> {
             detach_from(config, &place, &zone, user, &disk.name)?;
         }
     }
-    let url = place.api.disk_url(&zone, &disk.name);
-    let value = place.api.call("disks.delete", Request::delete(url))?;
-    let op: Operation = parse("disks.delete", value)?;
-    wait(config, &place, &zone, op, "disks.delete")
+    delete_disk(config, &place, &zone, &disk.name)
+}
+
+/// Delete a disk and wait; one already gone is deleted.
+fn delete_disk(config: &Config, place: &Place, zone: &str, disk: &str) -> Result<()> {
+    let request = Request::delete(place.api.disk_url(zone, disk))
+        .query("requestId", &call_request_id(&[zone, disk, "delete"]));
+    match place.api.call("disks.delete", request) {
+        Ok(value) => {
+            let op: Operation = parse("disks.delete", value)?;
+            wait(config, place, zone, op, "disks.delete")
+        }
+        Err(Error::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Attach the volume's disk here (device name = disk name).
@@ -410,10 +478,15 @@ fn detach_from(
     instance: &str,
     disk: &str,
 ) -> Result<()> {
-    let value = place.api.call(
+    // An instance that no longer exists holds nothing.
+    let value = match place.api.call(
         "instances.get",
         Request::get(place.api.instance_url(zone, instance)),
-    )?;
+    ) {
+        Ok(value) => value,
+        Err(Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let device = value["disks"]
         .as_array()
         .into_iter()
@@ -516,6 +589,7 @@ mod tests {
             zone: None,
             snapshot: Some("base".into()),
             fs_type: "xfs".into(),
+            given: Default::default(),
         };
         let body = insert_body(&config(), &name, "pgdata--abc", "us-central1-a", &spec);
         assert_eq!(body["name"], "pgdata--abc");
@@ -538,6 +612,11 @@ mod tests {
             zone: None,
             snapshot: None,
             fs_type: "ext4".into(),
+            given: crate::options::Given {
+                size: true,
+                disk_type: true,
+                fs_type: true,
+            },
         };
         let ours = json!({"name": "pgdata", "sizeGb": "20", "type": "x/diskTypes/pd-ssd",
             "zone": "x/zones/z", "description": "ballast volume: pgdata",
@@ -548,6 +627,17 @@ mod tests {
         let err = check_existing(&config(), &name, &disk(bigger), &spec).unwrap_err();
         assert_eq!(err.kind(), "conflict");
         assert!(err.message().contains("size 30 GB (asked 20 GB)"), "{err}");
+        let bare = Spec {
+            given: Default::default(),
+            ..spec.clone()
+        };
+        let mut other_type = ours.clone();
+        other_type["type"] = json!("x/diskTypes/pd-balanced");
+        other_type["sizeGb"] = json!("50");
+        assert!(
+            check_existing(&config(), &name, &disk(other_type), &bare).is_ok(),
+            "options not given are not compared"
+        );
         let mut foreign = ours.clone();
         foreign["description"] = json!("someone else's");
         assert_eq!(

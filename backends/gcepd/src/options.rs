@@ -41,6 +41,17 @@ pub struct Spec {
     pub zone: Option<String>,
     pub snapshot: Option<String>,
     pub fs_type: String,
+    /// Which of size, type and fstype the options named (an existing
+    /// volume is compared on those only, as EBS and EFS volumes are).
+    pub given: Given,
+}
+
+/// The options a create named, besides defaults the settings filled in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    pub size: bool,
+    pub disk_type: bool,
+    pub fs_type: bool,
 }
 
 impl Spec {
@@ -52,6 +63,11 @@ impl Spec {
         let snapshot = options.take_non_empty(&["snapshot", "snapshotid"])?;
         let fs_type = options.take_one_of(&["fstype"], &FS_TYPES)?;
         options.finish()?;
+        let given = Given {
+            size: size.is_some(),
+            disk_type: disk_type.is_some(),
+            fs_type: fs_type.is_some(),
+        };
 
         let disk_type = disk_type.unwrap_or_else(|| config.default_type.clone());
         let size_gb = match (size.map(gb_of), &snapshot) {
@@ -88,6 +104,7 @@ impl Spec {
             zone: zone.or_else(|| config.zone.clone()),
             snapshot,
             fs_type: fs_type.unwrap_or_else(|| config.fs_type.clone()),
+            given,
         })
     }
 }
@@ -114,6 +131,7 @@ mod tests {
                 zone: Some("us-central1-b".into()),
                 snapshot: None,
                 fs_type: "ext4".into(),
+                given: Given::default(),
             }
         );
         // The type's minimum when no size is given.
@@ -145,6 +163,14 @@ mod tests {
         assert_eq!(s.zone.as_deref(), Some("us-central1-c"));
         assert_eq!(s.snapshot.as_deref(), Some("base"));
         assert_eq!(s.fs_type, "xfs");
+        assert_eq!(
+            s.given,
+            Given {
+                size: true,
+                disk_type: true,
+                fs_type: true
+            }
+        );
         let small = spec(&[], &[("size", "10GiB")]).unwrap();
         assert_eq!(small.size_gb, Some(10));
     }

@@ -24,7 +24,7 @@ pub struct Config {
     /// `GCEPD_TAG`, else "ballast": the `ballast-cluster` label's value.
     pub cluster: String,
     /// `GCEPD_ZONE`: where new disks go (else this instance's zone), and
-    /// the only zone looked in.
+    /// the zone looked in first (volumes are found in every zone).
     pub zone: Option<String>,
     /// `GCEPD_PROJECT`, else the instance's project.
     pub project: Option<String>,
@@ -49,6 +49,9 @@ pub struct Config {
     /// `GCEPD_MAXRETRIES` (default 4) + 1.
     pub tries: u32,
 }
+
+/// How long an operation is waited for when `GCEPD_STATUSTIMEOUT` is unset.
+pub const DEFAULT_STATUS_TIMEOUT_MS: u32 = 60_000;
 
 /// Retries of a throttled or failed API call when `GCEPD_MAXRETRIES` is unset.
 pub const DEFAULT_RETRIES: u32 = 4;
@@ -82,7 +85,15 @@ impl Config {
         let convert_underscores = settings
             .take_bool(&["GCEPD_CONVERTUNDERSCORES"])?
             .unwrap_or(false);
-        let status = StatusPolicy::take(&mut settings, "GCEPD")?;
+        let timeout_given = settings
+            .remaining_keys()
+            .any(|k| k.eq_ignore_ascii_case("GCEPD_STATUSTIMEOUT"));
+        let mut status = StatusPolicy::take(&mut settings, "GCEPD")?;
+        if !timeout_given {
+            // Inside the host's 90 s call timeout, so a stuck operation ends
+            // with this backend's error naming it, not the host's.
+            status.timeout_ms = DEFAULT_STATUS_TIMEOUT_MS;
+        }
         let preempt = settings.take_bool(&["REXRAY_PREEMPT"])?.unwrap_or(false);
         let fs_type = settings
             .take_one_of(&["REXRAY_FSTYPE"], &FS_TYPES)?
@@ -169,7 +180,13 @@ mod tests {
         assert_eq!(c.credential, "gce");
         assert_eq!(c.default_type, "pd-ssd");
         assert!(!c.convert_underscores);
-        assert_eq!(c.status, StatusPolicy::DEFAULT);
+        assert_eq!(
+            c.status,
+            StatusPolicy {
+                timeout_ms: DEFAULT_STATUS_TIMEOUT_MS,
+                ..StatusPolicy::DEFAULT
+            }
+        );
         assert!(!c.preempt);
         assert_eq!(c.fs_type, "ext4");
         assert_eq!(c.default_size_gb, 16);

@@ -6,7 +6,9 @@
 //! do (DryRun); for each backend granted `s3`: the region and endpoint in
 //! use and S3 reachable (ListBuckets); for each backend granted `efs`: the
 //! region and endpoint in use, EFS reachable (DescribeFileSystems) and
-//! whether this kernel has the NFS 4 client EFS volumes mount with. Prints
+//! whether this kernel has the NFS 4 client EFS volumes mount with; for
+//! each backend granted `http`: its allow-list, whether each credential
+//! yields a token, and the instance identity it sees. Prints
 //! one line per check, never a key; fails when a check that mounting needs
 //! fails.
 
@@ -48,6 +50,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     for (name, backend) in granted(&config, Capability::Efs) {
         checks.extend(efs_backend_checks(name, backend, &proc_filesystems).await);
+    }
+    for (name, backend) in granted(&config, Capability::Http) {
+        checks.extend(http_backend_checks(name, backend).await);
     }
     checks.extend(backend_checks(config).await);
     for check in &checks {
@@ -351,6 +356,51 @@ async fn instance_zone_check(name: &str, backend: &BackendConfig, zones: &[Strin
         None => Err(format!("{} has no zone", id.instance_id)),
     });
     ebs_check(name, "instance zone", outcome)
+}
+
+/// Backend `name`'s `http` policy, a token from each of its credentials
+/// (never shown) and the identity its `instance` source gives.
+async fn http_backend_checks(name: &str, backend: &BackendConfig) -> Vec<Check> {
+    let http = match crate::capabilities::http::Http::from_config(name, backend) {
+        Ok(http) => http,
+        Err(e) => return vec![section_check("http", name, "config", Err(format!("{e:#}")))],
+    };
+    let mut checks = vec![section_check(
+        "http",
+        name,
+        "allow-list",
+        Ok(http.policy_summary()),
+    )];
+    for (credential, outcome) in http.check_credentials().await {
+        checks.push(section_check(
+            "http",
+            name,
+            &format!("credential {credential}"),
+            outcome,
+        ));
+    }
+    let identity = match instance::Source::new(&backend.instance) {
+        Ok(source) => match (source.identity().await, source.details().await) {
+            (Ok(id), Ok(details)) => Ok(format!(
+                "{} {} in {}{}{}",
+                id.provider,
+                id.instance_id,
+                id.zone.as_deref().unwrap_or("no zone"),
+                details
+                    .name
+                    .map(|n| format!(", name {n}"))
+                    .unwrap_or_default(),
+                details
+                    .project
+                    .map(|p| format!(", project {p}"))
+                    .unwrap_or_default(),
+            )),
+            (Err(e), _) | (_, Err(e)) => Err(describe(&e)),
+        },
+        Err(e) => Err(format!("{e:#}")),
+    };
+    checks.push(section_check("http", name, "instance", identity));
+    checks
 }
 
 /// One action's DryRun answer; a denied or unknown required action fails.

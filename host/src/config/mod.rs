@@ -90,7 +90,8 @@ pub struct RuntimeLimits {
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackendConfig {
-    /// Path of the backend's `.wasm` component, or `builtin:local` / `builtin:ebs`.
+    /// Path of the backend's `.wasm` component, or `builtin:<name>` (see
+    /// `runtime::builtin`).
     pub module: String,
     /// Docker volume driver name (the socket's name); `ballast-<backend>` by default.
     pub driver: Option<String>,
@@ -407,6 +408,11 @@ impl HttpConfig {
         }
         for (name, cred) in &self.credentials {
             let key = format!("http.credentials.{name}");
+            if cred.hosts.is_empty() {
+                return Err(format!(
+                    "{key}.hosts is empty: list the allowed origins the credential is for"
+                ));
+            }
             for host in &cred.hosts {
                 let origin = crate::capabilities::http::policy::Origin::parse_entry(host)
                     .map_err(|e| format!("{key}.hosts: {e}"))?;
@@ -437,7 +443,7 @@ impl HttpConfig {
                     }
                     Some(setting) if !crate::capabilities::aws::is_secret_setting(setting) => {
                         return Err(format!(
-                            "{key}.setting: {setting:?} is not a secret setting name (end it in _TOKEN, _SECRET or _PASSWORD so it never reaches the guest)"
+                            "{key}.setting: {setting:?} is not a secret setting name (end it in _TOKEN, _SECRET, _PASSWORD, _ACCESSKEY or _SECRETKEY, so it never reaches the guest)"
                         ));
                     }
                     Some(_) => {}
@@ -526,7 +532,7 @@ impl Config {
             crate::names::check("backend", name).map_err(|e| problem(e.to_string()))?;
             if backend.module.is_empty() {
                 return Err(problem(
-                    "no `module` given (a .wasm path, builtin:local or builtin:ebs)".into(),
+                    "no `module` given (a .wasm path, or builtin:<name>: local, ebs, s3fs, efs, gcepd)".into(),
                 ));
             }
             backend.granted()?;
@@ -709,6 +715,7 @@ mod tests {
             [backends.gce.http.credentials.tok]
             provider = "bearer"
             setting = "GCE_TOKEN"
+            hosts = ["http://127.0.0.1:4566"]
             "#,
         )
         .unwrap();
@@ -741,12 +748,16 @@ mod tests {
             ),
             ("[backends.x.http]\nalow = []", "unknown field"),
             (
-                "[backends.x.http.credentials.c]\nprovider = \"bearer\"\nsetting = \"REGION\"",
+                "[backends.x.http]\nallow = [\"https://b\"]\n[backends.x.http.credentials.c]\nprovider = \"bearer\"\nsetting = \"REGION\"\nhosts = [\"https://b\"]",
                 "http.credentials.c.setting",
             ),
             (
-                "[backends.x.http.credentials.c]\nprovider = \"service-account\"",
+                "[backends.x.http]\nallow = [\"https://b\"]\n[backends.x.http.credentials.c]\nprovider = \"service-account\"\nhosts = [\"https://b\"]",
                 "http.credentials.c.key_file",
+            ),
+            (
+                "[backends.x.http.credentials.c]\nprovider = \"gce-metadata\"",
+                "http.credentials.c.hosts is empty",
             ),
             (
                 "[backends.x.http.credentials.c]\nprovider = \"gce-metadata\"\nhosts = [\"https://b\"]",

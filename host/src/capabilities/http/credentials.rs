@@ -216,3 +216,41 @@ async fn token_answer(request: reqwest::RequestBuilder, from: &str) -> Result<To
         .map_err(|e| format!("no token from {from}: {}", super::client::error_chain(&e)))?;
     serde_json::from_slice(&body).map_err(|_| format!("no token from {from}: not a token answer"))
 }
+
+impl super::Http {
+    /// For `ballast doctor`: each credential's provider and whether a token
+    /// can be had now (its hosts, never the token).
+    pub async fn check_credentials(&self) -> Vec<(String, Result<String, String>)> {
+        let mut checks = Vec::new();
+        for (name, (credential, hosts)) in &self.credentials {
+            let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+            let provider = match credential.config.provider {
+                CredentialProvider::GceMetadata => "gce-metadata",
+                CredentialProvider::ServiceAccount => "service-account",
+                CredentialProvider::Bearer => "bearer",
+            };
+            let outcome = credential
+                .token()
+                .await
+                .map(|_| format!("{provider}: token ready, for {}", hosts.join(", ")));
+            checks.push((name.clone(), outcome));
+        }
+        checks
+    }
+
+    /// For `ballast doctor`: the allow-list and the address classes allowed.
+    pub fn policy_summary(&self) -> String {
+        let origins: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
+        let allowed = |on: bool| if on { "allowed" } else { "refused" };
+        format!(
+            "{} (loopback {}, private {}; link-local always refused)",
+            if origins.is_empty() {
+                "nothing allowed".to_string()
+            } else {
+                origins.join(", ")
+            },
+            allowed(self.addresses.allow_loopback),
+            allowed(self.addresses.allow_private),
+        )
+    }
+}
