@@ -100,6 +100,7 @@ fn lifecycle_on_two_instances_and_preempt_moves_the_data() {
     for (key, want) in [
         ("disk", name),
         ("volumetype", "pd-balanced"),
+        ("size", "12GB"),
         ("zone", "us-central1-a"),
         ("state", "READY"),
         ("fstype", "ext4"),
@@ -520,4 +521,88 @@ fn doctor_shows_the_http_policy_a_token_and_the_instance_never_the_token() {
         credential.starts_with("FAIL") && credential.contains("metadata server"),
         "{credential}"
     );
+}
+
+/// Snapshot disk `disk` as an operator would (the API with the instance's
+/// token), waiting for it.
+fn snapshot(cloud: &SimCloud, zone: &str, disk: &str, snapshot: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let metadata = cloud.instance("node-1").metadata_url;
+        let token: serde_json::Value = client
+            .get(format!(
+                "{metadata}/computeMetadata/v1/instance/service-accounts/default/token"
+            ))
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["access_token"].as_str().unwrap();
+        let zone_url = format!(
+            "{}/compute/v1/projects/ballast-sim/zones/{zone}",
+            cloud.api_url().trim_end_matches('/')
+        );
+        let op: serde_json::Value = client
+            .post(format!("{zone_url}/disks/{disk}/createSnapshot"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": snapshot }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let name = op["name"].as_str().unwrap_or_else(|| panic!("{op}"));
+        let done: serde_json::Value = client
+            .post(format!("{zone_url}/operations/{name}/wait"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done["status"], "DONE", "{done}");
+        assert!(done.get("error").is_none(), "{done}");
+    });
+}
+
+#[test]
+fn a_volume_made_from_a_snapshot_starts_with_its_data() {
+    let Some(cloud) = gce_cloud("gcepd snapshot") else {
+        return;
+    };
+    let tag = "snap";
+    let host = cloud.gce_host("node-1", tag, &[]);
+    host.create("origin", &[("size", "10")]).unwrap();
+    let dir = host.mount("origin", MOUNT_ID).unwrap();
+    write_synced(&dir, "seed.sql", "insert 1");
+    host.unmount("origin", MOUNT_ID).unwrap();
+    snapshot(&cloud, "us-central1-a", "origin", "origin-snap-1");
+
+    let err = host
+        .create("copy", &[("snapshot", "no-such-snap")])
+        .unwrap_err();
+    assert!(err.contains("no-such-snap"), "{err}");
+    host.create("copy", &[("snapshot", "origin-snap-1")])
+        .unwrap();
+    let copy = only_disk(&cloud, tag, "copy");
+    assert_eq!(copy.size_gb, 10, "the snapshot's size");
+    let dir = host.mount("copy", MOUNT_ID).unwrap();
+    assert_eq!(read(&dir, "seed.sql"), "insert 1");
+    write_synced(&dir, "seed.sql", "changed in the copy");
+    host.unmount("copy", MOUNT_ID).unwrap();
+    let dir = host.mount("origin", MOUNT_ID).unwrap();
+    assert_eq!(read(&dir, "seed.sql"), "insert 1", "the origin is its own");
+    host.unmount("origin", MOUNT_ID).unwrap();
+    for name in ["copy", "origin"] {
+        host.remove(name).unwrap();
+    }
 }

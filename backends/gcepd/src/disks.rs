@@ -140,6 +140,7 @@ pub fn to_volume(name: &VolumeName, disk: &Disk) -> Volume {
     let mut status = vec![
         ("disk".to_string(), disk.name.clone()),
         ("volumetype".to_string(), disk.type_name().to_string()),
+        ("size".to_string(), format!("{}GB", disk.size_gb.trim())),
         ("zone".to_string(), disk.zone_name().to_string()),
         ("state".to_string(), disk.status.clone()),
     ];
@@ -664,6 +665,7 @@ mod tests {
         assert_eq!(v.zone.as_deref(), Some("us-central1-a"));
         assert_eq!(v.attached_to, vec!["node-1".to_string()]);
         assert!(v.status.contains(&("volumetype".into(), "pd-ssd".into())));
+        assert!(v.status.contains(&("size".into(), "20GB".into())));
         let MountSource::Block(block) = source(&d) else {
             panic!("not a block source")
         };
