@@ -75,7 +75,7 @@ pub(crate) fn find_block_in(
     let mut tried = Vec::new();
     let mut found = None;
     if let Some((path, link)) = by_id(&source.by_id, &discovery.by_id_dir, &mut tried) {
-        verify_gce_link(&path, &link, roots.sys_block)?;
+        verify_gce_link(&path, link, roots.sys_block)?;
         found = Some(path);
     }
     if found.is_none() {

@@ -128,8 +128,8 @@ impl Credential {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let answer = match self.config.provider {
-            CredentialProvider::GceMetadata => self.from_metadata().await,
-            CredentialProvider::ServiceAccount => self.from_key_file().await,
+            CredentialProvider::GceMetadata => self.token_from_metadata().await,
+            CredentialProvider::ServiceAccount => self.token_from_key_file().await,
             CredentialProvider::Bearer => unreachable!("bearer tokens are static"),
         }
         .map_err(|e| format!("credential {:?}: {e}", self.name))?;
@@ -140,7 +140,7 @@ impl Credential {
         Ok(token)
     }
 
-    async fn from_metadata(&self) -> Result<TokenAnswer, String> {
+    async fn token_from_metadata(&self) -> Result<TokenAnswer, String> {
         let endpoint = self
             .config
             .metadata_endpoint
@@ -152,7 +152,7 @@ impl Credential {
         token_answer(request, "the metadata server").await
     }
 
-    async fn from_key_file(&self) -> Result<TokenAnswer, String> {
+    async fn token_from_key_file(&self) -> Result<TokenAnswer, String> {
         let path = self
             .config
             .key_file
