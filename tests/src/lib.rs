@@ -3,6 +3,7 @@
 //! with its state in a temporary directory.
 
 pub mod bench;
+pub mod capture;
 pub mod cloud;
 pub mod docker;
 pub mod s3;

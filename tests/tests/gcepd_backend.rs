@@ -44,6 +44,14 @@ fn only_disk(cloud: &SimCloud, tag: &str, name: &str) -> Disk {
     found.into_iter().next().unwrap()
 }
 
+/// Remove volumes `names`; then test `tag`'s cluster has no disk left.
+fn remove_all(cloud: &SimCloud, host: &BallastServe, tag: &str, names: &[&str]) {
+    for name in names {
+        host.remove(name).unwrap();
+    }
+    assert!(cluster_disks(cloud, tag).is_empty(), "every disk deleted");
+}
+
 fn users(cloud: &SimCloud, disk: &Disk) -> Vec<String> {
     cloud.gce_users(&disk.zone, &disk.name)
 }
@@ -203,10 +211,12 @@ fn hosts_creating_one_volume_at_once_in_two_zones_end_with_one_disk() {
         "the hosts raced and a duplicate was deleted: {counters:?}"
     );
     cloud.clear_faults();
-    for round in 0..3 {
-        hosts[0].remove(&format!("shared-{round}")).unwrap();
-    }
-    assert!(cluster_disks(&cloud, tag).is_empty());
+    remove_all(
+        &cloud,
+        &hosts[0],
+        tag,
+        &["shared-0", "shared-1", "shared-2"],
+    );
 }
 
 #[test]
@@ -284,10 +294,7 @@ fn underscore_and_anonymous_names_work_and_never_collide() {
     assert_eq!(seen["Volumes"], serde_json::json!([]), "{seen}");
     assert!(stranger.get("my-data").unwrap().is_null());
 
-    for name in names {
-        host.remove(name).unwrap();
-    }
-    assert!(cluster_disks(&cloud, tag).is_empty());
+    remove_all(&cloud, &host, tag, &names);
 }
 
 #[test]
@@ -379,10 +386,7 @@ fn options_reach_compute_engine_and_bad_ones_are_refused() {
     write_synced(&dir, "z", "in zone b");
     far.unmount("east", MOUNT_ID).unwrap();
 
-    for name in ["plain", "fast", "extreme", "east"] {
-        host.remove(name).unwrap();
-    }
-    assert!(cluster_disks(&cloud, tag).is_empty());
+    remove_all(&cloud, &host, tag, &["plain", "fast", "extreme", "east"]);
 }
 
 #[test]
@@ -602,7 +606,5 @@ fn a_volume_made_from_a_snapshot_starts_with_its_data() {
     let dir = host.mount("origin", MOUNT_ID).unwrap();
     assert_eq!(read(&dir, "seed.sql"), "insert 1", "the origin is its own");
     host.unmount("origin", MOUNT_ID).unwrap();
-    for name in ["copy", "origin"] {
-        host.remove(name).unwrap();
-    }
+    remove_all(&cloud, &host, "snap", &["copy", "origin"]);
 }

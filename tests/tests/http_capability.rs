@@ -5,8 +5,6 @@
 //! never reach what the guest receives nor the host's log.
 
 use std::convert::Infallible;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -16,41 +14,12 @@ use ballast::capabilities::http::Http;
 use ballast::config::{BackendConfig, CredentialProvider, HttpConfig, HttpCredential};
 use ballast::runtime::bindings::BackendError;
 use ballast::runtime::bindings::ballast::backend::http::{Request, Response};
+use ballast_tests::capture::{logs, rss_kib};
 use cloudsim::{Provider, SimConfig};
 
 const ZONE: &str = "us-central1-a";
 const SA_EMAIL: &str = "ballast-test@ballast-sim.iam.gserviceaccount.com";
 const BEARER: &str = "static-bearer-s3cr3t";
-
-/// Captured log output of the test's thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
-}
 
 /// A local server: a redirect, an endless body, a bearer check.
 async fn local_server(redirect_to: String) -> String {
@@ -146,18 +115,9 @@ fn denied(result: Result<Response, BackendError>, expect: &str) -> String {
     }
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn credentials_are_added_by_the_host_and_never_seen() {
-    let (logs, _guard) = capture_logs();
+    let logs = logs();
     let dir = tempfile::tempdir().unwrap();
     let mut config = SimConfig::fast(dir.path().to_owned()).with_instance(
         Provider::Gce,
@@ -288,7 +248,7 @@ async fn credentials_are_added_by_the_host_and_never_seen() {
 
 #[tokio::test]
 async fn the_policy_refuses_what_it_must() {
-    let (logs, _guard) = capture_logs();
+    let logs = logs();
     let local = local_server("http://example.com/".into()).await;
     let port = local.rsplit(':').next().unwrap().to_string();
     let by_name = format!("http://localhost:{port}");

@@ -9,9 +9,8 @@
 //! token: the host refuses that response.
 
 use std::convert::Infallible;
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,6 +20,7 @@ use axum::routing::get;
 use ballast::host::Host;
 use ballast::runtime::CallError;
 use ballast::runtime::bindings::{BackendError, Volume};
+use ballast_tests::capture::{logs, rss_kib};
 use ballast_tests::{host, module};
 use cloudsim::{Provider, SimConfig};
 
@@ -29,47 +29,6 @@ const BEARER: &str = "probe-bearer-s3cr3t-7f3a";
 const GIB: u64 = 1 << 30;
 /// The cap of the hosts that fetch big responses.
 const CAP: u64 = 4 << 20;
-
-/// The log output of this test binary: the host's lines and the guest's,
-/// which the `log` capability writes through the same logger.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// One global subscriber for every test of this binary, installed by the
-/// first test that runs. (A thread's scoped subscriber misses events when
-/// other tests hit the same call sites first: tracing caches a call site's
-/// interest.) The log checks therefore cover every test's lines.
-fn logs() -> Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        captured
-    })
-    .clone()
-}
 
 /// A local server; `hits` counts the requests that reached it.
 struct Local {
@@ -230,15 +189,6 @@ fn denied(result: Result<Volume, CallError>, expect: &str) -> String {
             seen(&other)
         ),
     }
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test]
