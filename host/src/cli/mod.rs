@@ -44,7 +44,14 @@ enum LogFormat {
 enum Command {
     /// Serve Docker's volume plugin protocol for every configured backend
     /// (socket <socket_dir>/<driver>.sock) until SIGINT or SIGTERM.
-    Serve,
+    Serve {
+        /// Run as the Docker managed plugin of this built-in backend (local,
+        /// ebs, efs, s3fs, gcepd): settings from the environment, socket
+        /// /run/docker/plugins/ballast.sock, state and mounts under
+        /// /var/lib/ballast. No config file is read.
+        #[arg(long, value_name = "BACKEND")]
+        managed: Option<String>,
+    },
     /// Look at backend modules.
     #[command(subcommand)]
     Module(module::ModuleCommand),
@@ -74,7 +81,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Module(cmd) => module::run(cmd),
         Command::Volume(cmd) => volume::run(cmd, Config::load(cli.config.as_deref())?).await,
-        Command::Serve => serve::run(Config::load(cli.config.as_deref())?).await,
+        Command::Serve { managed: None } => serve::run(Config::load(cli.config.as_deref())?).await,
+        Command::Serve {
+            managed: Some(backend),
+        } => serve::run(Config::load_managed(&backend)?).await,
         Command::Doctor => doctor::run(Config::load(cli.config.as_deref())?).await,
     }
 }

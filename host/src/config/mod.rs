@@ -25,6 +25,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod managed;
+
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -454,6 +456,21 @@ impl HttpConfig {
     }
 }
 
+/// `BALLAST_*` variables naming a config key (`BALLAST_DATA_DIR`,
+/// `BALLAST_PLUGIN__SOCKET_DIR`, …). BALLAST_CONFIG, BALLAST_LOG and others
+/// belong to the CLI or the build, not to the config.
+fn ballast_env() -> Env {
+    Env::prefixed("BALLAST_")
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            ["data_dir", "cache_dir"].contains(&key.as_str())
+                || key.starts_with("runtime__")
+                || key.starts_with("plugin__")
+                || key.starts_with("backends__")
+        })
+        .split("__")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading configuration: {0}")]
@@ -478,19 +495,19 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file(file));
         }
-        // Only variables naming a config key: BALLAST_CONFIG, BALLAST_LOG and
-        // others belong to the CLI or the build, not to the config.
-        let env = Env::prefixed("BALLAST_")
-            .filter(|key| {
-                let key = key.as_str().to_ascii_lowercase();
-                ["data_dir", "cache_dir"].contains(&key.as_str())
-                    || key.starts_with("runtime__")
-                    || key.starts_with("plugin__")
-                    || key.starts_with("backends__")
-            })
-            .split("__");
-        let mut config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        let mut config: Config = figment.merge(ballast_env()).extract().map_err(Box::new)?;
         config.fill_defaults();
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The config of a managed plugin serving built-in `backend`, from
+    /// this process's environment (see [`managed`]).
+    pub fn load_managed(backend: &str) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let base = managed::config(backend, &env)?;
+        let figment = Figment::from(Serialized::defaults(base)).merge(ballast_env());
+        let config: Config = figment.extract().map_err(Box::new)?;
         config.check()?;
         Ok(config)
     }
