@@ -47,8 +47,8 @@ enum Command {
     Serve {
         /// Run as the Docker managed plugin of this built-in backend (local,
         /// ebs, efs, s3fs, gcepd): settings from the environment, socket
-        /// /run/docker/plugins/ballast.sock, state and mounts under
-        /// /var/lib/ballast. No config file is read.
+        /// /run/docker/plugins/ballast.sock, state in /var/lib/ballast/state,
+        /// mounts under /var/lib/ballast/volumes. No config file is read.
         #[arg(long, value_name = "BACKEND")]
         managed: Option<String>,
     },
@@ -97,8 +97,12 @@ fn fail(err: anyhow::Error) -> ExitCode {
 fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: dockerd copies a managed plugin's stderr
+    // into its own log, where escape codes are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

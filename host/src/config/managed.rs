@@ -8,9 +8,11 @@
 //!   (`DEFAULT_SIZE` → `default_size`); empty values count as unset, since
 //!   a plugin declares every variable it may be given.
 //! - The socket is `/run/docker/plugins/ballast.sock` (`interface.socket`
-//!   in config.json), and mounts and state live under the plugin's
-//!   propagated mount, `/var/lib/ballast`, so dockerd sees the mountpoints
-//!   and state survives `docker plugin upgrade`.
+//!   in config.json). Volumes are mounted under the plugin's propagated
+//!   mount, `/var/lib/ballast/volumes`, so dockerd sees the mountpoints.
+//!   State goes to `/var/lib/ballast/state`, which config.json binds from
+//!   the machine: the propagated mount survives `docker plugin upgrade` but
+//!   not `docker plugin rm` (plugins-dist/NOTES.md).
 //! - `BALLAST_*` variables override any key afterwards, as in
 //!   [`Config::load`]; `BALLAST_METADATA_ENDPOINT` points the instance
 //!   identity and a GCE metadata credential at another metadata server.
@@ -23,8 +25,10 @@ use super::{
     InstanceConfig, InstanceSource,
 };
 
-/// The propagated mount of every Ballast plugin.
-pub const PROPAGATED_MOUNT: &str = "/var/lib/ballast";
+/// The propagated mount of every Ballast plugin: the mount root.
+pub const PROPAGATED_MOUNT: &str = "/var/lib/ballast/volumes";
+/// The state directory, bound from the machine by config.json.
+pub const STATE_DIR: &str = "/var/lib/ballast/state";
 /// The socket name config.json declares (`interface.socket`), without `.sock`.
 pub const SOCKET: &str = "ballast";
 /// Compute Engine's API root, as gcepd defaults to it.
@@ -123,13 +127,12 @@ pub fn config(backend: &str, env: &BTreeMap<String, String>) -> Result<Config, C
         http,
         ..Default::default()
     };
-    let root = PathBuf::from(PROPAGATED_MOUNT);
     let mut config = Config {
-        data_dir: root.join("state"),
+        data_dir: PathBuf::from(STATE_DIR),
         ..Default::default()
     };
     config.plugin.socket_dir = PathBuf::from("/run/docker/plugins");
-    config.plugin.mount_root = root.join("volumes");
+    config.plugin.mount_root = PathBuf::from(PROPAGATED_MOUNT);
     config.backends = BTreeMap::from([(backend.to_string(), backend_config)]);
     Ok(config)
 }
