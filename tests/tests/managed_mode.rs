@@ -202,3 +202,51 @@ fn managed_gcepd_reaches_compute_engine_with_the_metadata_token() {
     host.remove("pgdata").unwrap();
     assert!(host.terminate().success());
 }
+
+#[test]
+fn doctor_checks_what_a_managed_plugin_runs_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let doctor = |backend: &str, env: &[(&str, &str)]| {
+        let out = Command::new(ballast_tests::ballast_bin())
+            .args(["doctor", "--managed", backend])
+            .env("BALLAST_PLUGIN__SOCKET_DIR", dir.path().join("plugins"))
+            .env("BALLAST_DATA_DIR", dir.path().join("state"))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), text)
+    };
+    let (ok, text) = doctor("local", &[("DEFAULT_SIZE", "64MiB")]);
+    assert!(ok, "a managed local plugin is fine here:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains("backend local")),
+        "{text}"
+    );
+    // The s3fs plugin's settings come from its environment.
+    let (ok, text) = doctor(
+        "s3fs",
+        &[
+            ("S3FS_ENDPOINT", "http://127.0.0.1:9"),
+            ("S3FS_REGION", "us-east-1"),
+            ("S3FS_ACCESSKEY", "AKIDEXAMPLE"),
+            ("S3FS_SECRETKEY", "never-printed-secret"),
+        ],
+    );
+    assert!(!ok, "{text}");
+    let region = text
+        .lines()
+        .find(|l| l.contains("s3 s3fs: region"))
+        .unwrap_or_else(|| panic!("no region line:\n{text}"));
+    assert!(
+        region.contains("us-east-1 at http://127.0.0.1:9"),
+        "{region}"
+    );
+    let reachable = text
+        .lines()
+        .find(|l| l.contains("s3 s3fs: S3 reachable"))
+        .unwrap();
+    assert!(reachable.starts_with("FAIL"), "{reachable}");
+    assert!(!text.contains("never-printed-secret"));
+}

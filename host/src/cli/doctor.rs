@@ -38,8 +38,9 @@ struct Check {
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let proc_filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    let mut checks = tool_checks();
-    checks.push(loop_check());
+    let block = may_serve_block_devices(&config);
+    let mut checks = tool_checks(block);
+    checks.push(loop_check(block));
     checks.extend(filesystem_checks(&proc_filesystems));
     checks.push(socket_dir_check(&config.plugin.socket_dir));
     for (name, backend) in granted(&config, Capability::Ec2) {
@@ -75,13 +76,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
-fn tool_checks() -> Vec<Check> {
+/// Whether a configured backend may hand the host block devices to format
+/// and mount: one granted `local-disk`, `ec2` or `http` (gcepd, third
+/// parties). Backends granted only `s3` or `efs` (FUSE, NFS) need neither
+/// the storage tools nor loop devices.
+fn may_serve_block_devices(config: &Config) -> bool {
+    config.backends.values().any(|b| {
+        b.capabilities
+            .iter()
+            .any(|c| ["local-disk", "ec2", "http"].contains(&c.as_str()))
+    })
+}
+
+/// The storage tools; required when block devices may be served.
+fn tool_checks(required: bool) -> Vec<Check> {
     storage::check_tools()
         .into_iter()
         .map(|(tool, path)| Check {
             name: format!("tool {tool}"),
             ok: path.is_some(),
-            required: true,
+            required,
             detail: path.map_or(
                 "missing: install e2fsprogs, xfsprogs, util-linux".into(),
                 |p| p.display().to_string(),
@@ -90,12 +104,13 @@ fn tool_checks() -> Vec<Check> {
         .collect()
 }
 
-fn loop_check() -> Check {
+/// Loop devices; required when block devices may be served.
+fn loop_check(required: bool) -> Check {
     let ok = Path::new("/dev/loop-control").exists();
     Check {
         name: "loop devices".into(),
         ok,
-        required: true,
+        required,
         detail: if ok {
             "/dev/loop-control".into()
         } else {
@@ -423,6 +438,24 @@ fn permission_check(name: &str, action: Action, allowed: Result<bool, BackendErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_backends_that_may_serve_block_devices_need_the_storage_tools() {
+        use crate::config::managed;
+        let env = std::collections::BTreeMap::new();
+        for (backend, block) in [
+            ("local", true),
+            ("ebs", true),
+            ("gcepd", true),
+            ("s3fs", false),
+            ("efs", false),
+        ] {
+            let config = managed::config(backend, &env).unwrap();
+            assert_eq!(may_serve_block_devices(&config), block, "{backend}");
+        }
+        assert!(!tool_checks(false).iter().any(|c| c.required));
+        assert!(!loop_check(false).required);
+    }
 
     #[test]
     fn a_denied_required_action_fails_and_an_optional_one_warns() {

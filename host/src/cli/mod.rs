@@ -60,7 +60,20 @@ enum Command {
     Volume(volume::VolumeCommand),
     /// Check this machine: storage tools, loop devices, kernel filesystems,
     /// the plugin socket directory, and that every backend loads.
-    Doctor,
+    Doctor {
+        /// Check the config a managed plugin of this backend runs with (as
+        /// `serve --managed` builds it from the environment).
+        #[arg(long, value_name = "BACKEND")]
+        managed: Option<String>,
+    },
+}
+
+/// The config file's config, or a managed plugin's for `managed`.
+fn load(path: Option<&std::path::Path>, managed: Option<String>) -> anyhow::Result<Config> {
+    Ok(match managed {
+        None => Config::load(path)?,
+        Some(backend) => Config::load_managed(&backend)?,
+    })
 }
 
 /// Entry point of the `ballast` binary.
@@ -81,11 +94,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Module(cmd) => module::run(cmd),
         Command::Volume(cmd) => volume::run(cmd, Config::load(cli.config.as_deref())?).await,
-        Command::Serve { managed: None } => serve::run(Config::load(cli.config.as_deref())?).await,
-        Command::Serve {
-            managed: Some(backend),
-        } => serve::run(Config::load_managed(&backend)?).await,
-        Command::Doctor => doctor::run(Config::load(cli.config.as_deref())?).await,
+        Command::Serve { managed } => serve::run(load(cli.config.as_deref(), managed)?).await,
+        Command::Doctor { managed } => doctor::run(load(cli.config.as_deref(), managed)?).await,
     }
 }
 
