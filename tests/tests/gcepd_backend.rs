@@ -211,12 +211,36 @@ fn hosts_creating_one_volume_at_once_in_two_zones_end_with_one_disk() {
         "the hosts raced and a duplicate was deleted: {counters:?}"
     );
     cloud.clear_faults();
-    remove_all(
+
+    // A duplicate a crashed create left behind (younger, in zone b): the
+    // volume is still the oldest disk, so node-3 in zone b is refused
+    // rather than handed the duplicate, and Remove deletes the oldest.
+    let first = only_disk(&cloud, tag, "shared-0");
+    assert_eq!(first.zone, "us-central1-a", "{first:?}");
+    operator_post(
         &cloud,
-        &hosts[0],
-        tag,
-        &["shared-0", "shared-1", "shared-2"],
+        "zones/us-central1-b/disks",
+        serde_json::json!({
+            "name": first.name,
+            "sizeGb": "10",
+            "type": "zones/us-central1-b/diskTypes/pd-ssd",
+            "description": first.description,
+            "labels": first.labels,
+        }),
     );
+    assert_eq!(cluster_disks(&cloud, tag).len(), 4);
+    let err = hosts[2].mount("shared-0", MOUNT_ID).unwrap_err();
+    assert!(err.contains("us-central1-a"), "{err}");
+    assert!(cloud.gce_users("us-central1-b", &first.name).is_empty());
+    hosts[2].remove("shared-0").unwrap();
+    let left: Vec<String> = cluster_disks(&cloud, tag)
+        .into_iter()
+        .filter(|d| d.name == first.name)
+        .map(|d| d.zone)
+        .collect();
+    assert_eq!(left, ["us-central1-b"], "the oldest went first");
+    hosts[2].remove("shared-0").unwrap();
+    remove_all(&cloud, &hosts[0], tag, &["shared-1", "shared-2"]);
 }
 
 #[test]
@@ -527,9 +551,10 @@ fn doctor_shows_the_http_policy_a_token_and_the_instance_never_the_token() {
     );
 }
 
-/// Snapshot disk `disk` as an operator would (the API with the instance's
-/// token), waiting for it.
-fn snapshot(cloud: &SimCloud, zone: &str, disk: &str, snapshot: &str) {
+/// A Compute Engine call as an operator makes one (the API with node-1's
+/// token): POST `path` (under the project) with `body`, waiting for the
+/// operation it starts.
+fn operator_post(cloud: &SimCloud, path: &str, body: serde_json::Value) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -549,14 +574,14 @@ fn snapshot(cloud: &SimCloud, zone: &str, disk: &str, snapshot: &str) {
             .await
             .unwrap();
         let token = token["access_token"].as_str().unwrap();
-        let zone_url = format!(
-            "{}/compute/v1/projects/ballast-sim/zones/{zone}",
+        let project = format!(
+            "{}/compute/v1/projects/ballast-sim",
             cloud.api_url().trim_end_matches('/')
         );
         let op: serde_json::Value = client
-            .post(format!("{zone_url}/disks/{disk}/createSnapshot"))
+            .post(format!("{project}/{path}"))
             .bearer_auth(token)
-            .json(&serde_json::json!({ "name": snapshot }))
+            .json(&body)
             .send()
             .await
             .unwrap()
@@ -564,8 +589,9 @@ fn snapshot(cloud: &SimCloud, zone: &str, disk: &str, snapshot: &str) {
             .await
             .unwrap();
         let name = op["name"].as_str().unwrap_or_else(|| panic!("{op}"));
+        let zone = op["zone"].as_str().unwrap().rsplit('/').next().unwrap();
         let done: serde_json::Value = client
-            .post(format!("{zone_url}/operations/{name}/wait"))
+            .post(format!("{project}/zones/{zone}/operations/{name}/wait"))
             .bearer_auth(token)
             .send()
             .await
@@ -576,6 +602,15 @@ fn snapshot(cloud: &SimCloud, zone: &str, disk: &str, snapshot: &str) {
         assert_eq!(done["status"], "DONE", "{done}");
         assert!(done.get("error").is_none(), "{done}");
     });
+}
+
+/// Snapshot disk `disk` as an operator would.
+fn snapshot(cloud: &SimCloud, zone: &str, disk: &str, snapshot: &str) {
+    operator_post(
+        cloud,
+        &format!("zones/{zone}/disks/{disk}/createSnapshot"),
+        serde_json::json!({ "name": snapshot }),
+    );
 }
 
 #[test]

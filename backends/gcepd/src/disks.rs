@@ -46,7 +46,9 @@ impl Place {
 }
 
 /// The disk of volume `name`, if it is this cluster's volume `name`: in
-/// the home zone, else the oldest in any zone of the project.
+/// the home zone, else the oldest in any zone of the project. For Get and
+/// Detach (a disk attached here is in this zone); attach and remove use
+/// [`find_oldest`].
 pub fn find(config: &Config, place: &Place, name: &VolumeName) -> Result<Option<Disk>> {
     let disk_name = names::disk_name(name, config.convert_underscores)?;
     if let Some(disk) = get_disk(place, &place.zone, &disk_name)?
@@ -54,6 +56,14 @@ pub fn find(config: &Config, place: &Place, name: &VolumeName) -> Result<Option<
     {
         return Ok(Some(disk));
     }
+    find_oldest(config, place, name)
+}
+
+/// The disk that stands for volume `name` everywhere: the oldest of its
+/// disks in any zone. Attach and remove use it, so hosts in different
+/// zones never use two disks for one volume, even when a create that raced
+/// across zones was cut short before it deleted its duplicate.
+pub fn find_oldest(config: &Config, place: &Place, name: &VolumeName) -> Result<Option<Disk>> {
     Ok(oldest(find_all(config, place, name)?))
 }
 
@@ -220,7 +230,7 @@ pub fn create(config: &Config, name: &VolumeName, options: Options) -> Result<Vo
     let spec = Spec::from_options(config, options)?;
     let disk_name = names::disk_name(name, config.convert_underscores)?;
     let place = Place::resolve(config)?;
-    if let Some(disk) = oldest(find_all(config, &place, name)?) {
+    if let Some(disk) = find_oldest(config, &place, name)? {
         check_existing(config, name, &disk, &spec)?;
         return Ok(to_volume(name, &disk));
     }
@@ -328,8 +338,8 @@ pub fn check_existing(config: &Config, name: &VolumeName, disk: &Disk, spec: &Sp
 /// Delete the volume's disk; `conflict` while attached unless `force`.
 pub fn remove(config: &Config, name: &VolumeName, force: bool) -> Result<()> {
     let place = Place::resolve(config)?;
-    let disk =
-        find(config, &place, name)?.ok_or_else(|| Error::not_found(format!("no volume {name}")))?;
+    let disk = find_oldest(config, &place, name)?
+        .ok_or_else(|| Error::not_found(format!("no volume {name}")))?;
     let zone = disk.zone_name().to_string();
     if !disk.users.is_empty() {
         if !force {
@@ -365,8 +375,8 @@ pub fn attach(config: &Config, name: &VolumeName, options: AttachOptions) -> Res
     let here = instance::details()?
         .name
         .ok_or_else(|| Error::unavailable("this instance's name is unknown"))?;
-    let disk =
-        find(config, &place, name)?.ok_or_else(|| Error::not_found(format!("no volume {name}")))?;
+    let disk = find_oldest(config, &place, name)?
+        .ok_or_else(|| Error::not_found(format!("no volume {name}")))?;
     let zone = disk.zone_name().to_string();
     if disk.user_names().contains(&here.as_str()) {
         return Ok(source(&disk));
