@@ -6,6 +6,7 @@ pub mod bench;
 pub mod capture;
 pub mod cloud;
 pub mod docker;
+pub mod managed_plugin;
 pub mod s3;
 pub mod serve;
 

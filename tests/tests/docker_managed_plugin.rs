@@ -4,13 +4,10 @@
 //! volume's image is in the state directory bound from the machine. The
 //! volume and plugin are removed at the end (and on failure).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ballast_tests::docker::{Docker, process_alive, run_command};
-
-const PREFIX: &str = "e2e-managed-";
+use ballast_tests::docker::Docker;
+use ballast_tests::managed_plugin::{PREFIX, build, remove_leftover_plugins, state_dir};
 
 /// Removes the volume, then the plugin (a plugin removed first would leave
 /// a volume record no one can delete).
@@ -34,31 +31,6 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-/// Plugins left by earlier runs that died: an identical rootfs cannot be
-/// created twice on one daemon.
-fn remove_leftover_plugins(docker: &Docker) {
-    let out = docker.run(&["plugin", "ls", "--format", "{{.Name}}"]);
-    for name in out.stdout.lines() {
-        let stale = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split(':').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| pid != std::process::id() && !process_alive(pid));
-        if stale {
-            eprintln!("docker: removing leftover plugin {name}");
-            let _ = docker.run(&["plugin", "disable", "-f", name]);
-            let _ = docker.run(&["plugin", "rm", "-f", name]);
-        }
-    }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is in the repository")
-        .to_path_buf()
-}
-
 #[test]
 fn local_plugin_built_created_enabled_and_used() {
     let Some(docker) = Docker::ensure() else {
@@ -71,35 +43,17 @@ fn local_plugin_built_created_enabled_and_used() {
         .prefix("ballast-plugin-build-")
         .tempdir()
         .unwrap();
-    let state = tempfile::Builder::new()
-        .prefix("ballast-plugin-state-")
-        .tempdir()
-        .unwrap();
+    let state = state_dir();
 
-    let built = run_command(
-        Command::new(repo_root().join("plugins-dist/build"))
-            .arg("--binary")
-            .arg(ballast_tests::ballast_bin())
-            .arg("--out")
-            .arg(out.path())
-            .arg("local"),
-        Duration::from_secs(60),
-    )
-    .unwrap_or_else(|e| panic!("plugins-dist/build: {e}"));
-    assert!(
-        built.success(),
-        "plugins-dist/build failed\n{}",
-        built.describe()
-    );
+    let dir = build("local", out.path());
     let cache = out.path().join("local/rootfs/var/lib/ballast/cache");
     assert!(
         std::fs::read_dir(&cache).is_ok_and(|d| d.count() == 1),
-        "the build precompiles the module into {}\n{}",
-        cache.display(),
-        built.describe()
+        "the build precompiles the module into {}",
+        cache.display()
     );
 
-    let plugin = format!("{PREFIX}{pid}");
+    let plugin = format!("{PREFIX}{pid}-managed");
     let volume = format!("e2e-{pid}-managed");
     let mut cleanup = Cleanup {
         docker: &docker,
@@ -107,7 +61,6 @@ fn local_plugin_built_created_enabled_and_used() {
         volumes: vec![],
         containers: vec![],
     };
-    let dir = out.path().join("local");
     docker.ok(&["plugin", "create", &plugin, dir.to_str().unwrap()]);
     docker.ok(&[
         "plugin",

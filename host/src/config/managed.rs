@@ -190,11 +190,26 @@ fn gce_http(
         setting: None,
     };
     let name = get("GCEPD_CREDENTIAL").unwrap_or_else(|| "gce".into());
+    let (allow_loopback, allow_private) = named_address(&url);
     Ok(HttpConfig {
         allow: vec![origin],
+        allow_loopback,
+        allow_private,
         credentials: BTreeMap::from([(name, credential)]),
         ..Default::default()
     })
+}
+
+/// Whether an endpoint the operator gave as a loopback or private IP
+/// address (a local emulator, a private API gateway) is that kind of
+/// address: the `http` policy refuses those unless allowed, and naming one
+/// is the allowing. Host names still get the policy's checks.
+fn named_address(url: &url::Url) -> (bool, bool) {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => (ip.is_loopback(), ip.is_private()),
+        Some(url::Host::Ipv6(ip)) => (ip.is_loopback(), ip.is_unique_local()),
+        _ => (false, false),
+    }
 }
 
 #[cfg(test)]
@@ -258,6 +273,8 @@ mod tests {
         .unwrap();
         let gcepd = &config.backends["gcepd"];
         assert_eq!(gcepd.http.allow, vec!["http://127.0.0.1:4566".to_string()]);
+        assert!(gcepd.http.allow_loopback, "a loopback endpoint named is allowed");
+        assert!(!gcepd.http.allow_private);
         let gce = &gcepd.http.credentials["gce"];
         assert_eq!(gce.provider, CredentialProvider::GceMetadata);
         assert_eq!(
@@ -276,6 +293,8 @@ mod tests {
         let sa = &keyed.backends["gcepd"].http.credentials["sa"];
         assert_eq!(sa.provider, CredentialProvider::ServiceAccount);
         assert_eq!(sa.hosts, vec!["https://compute.googleapis.com".to_string()]);
+        let http = &keyed.backends["gcepd"].http;
+        assert!(!http.allow_loopback && !http.allow_private);
     }
 
     #[test]
