@@ -126,6 +126,8 @@ fn lifecycle(p: &Installed, published: &Published, vol: &str, opts: &[&str], mou
             "kept",
             "the data survives the upgrade"
         );
+        // s3fs refuses to remove a bucket that still holds objects.
+        p.run_sh(vol, "rm /data/f && sync");
     }
     p.docker.ok(&["volume", "rm", vol]);
     p.volumes.borrow_mut().clear();
@@ -245,7 +247,7 @@ fn gcepd_plugin_from_a_registry() {
         ],
     );
     let vol = volume("gcepd");
-    lifecycle(&p, &published, &vol, &["size=1"], true);
+    lifecycle(&p, &published, &vol, &["size=10"], true);
     assert!(
         cloud.gce_disks().is_empty(),
         "volume rm deletes the disk: {:?}",
