@@ -15,6 +15,7 @@
 //! the plugin (`BALLAST_PLUGIN__BY_ID_DIR`); they point at /dev/loopN,
 //! which the plugin sees through its /dev mount.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ballast_tests::cloud::{self, PluginCalls, SimCloud};
@@ -161,6 +162,79 @@ fn local_plugin_from_a_registry() {
     s.docker.ok(&["volume", "rm", &vol]);
     p.volumes.borrow_mut().clear();
     lifecycle(&p, &published, &vol, &["size=64MiB"], true);
+}
+
+/// `docker plugin disable -f` while a container uses a volume stops the
+/// plugin under it (dockerd also unmounts the propagated mount; the
+/// container keeps its own mount). Enabled again, the plugin serves a
+/// second container from the same loop device (never a second one over
+/// the image), and when both are gone the device is detached.
+#[test]
+fn local_plugin_forced_off_under_a_container_and_back() {
+    let Some(s) = setup() else { return };
+    let out = tempfile::Builder::new()
+        .prefix("ballast-plugin-build-")
+        .tempdir()
+        .unwrap();
+    let dir = ballast_tests::managed_plugin::build("local", out.path());
+    let state = state_dir();
+    let p = Installed::create(
+        &s.docker,
+        &dir,
+        &format!("{}-forced", alias("local")),
+        &[state_setting(state.path())],
+    );
+    let vol = volume("forced");
+    p.create_volume(&vol, &["size=64MiB"]);
+    let image = state.path().join(format!("backends/local/images/{vol}.img"));
+    let holder = format!("{vol}-holder");
+    p.hold(&holder, &vol);
+    s.docker
+        .ok(&["exec", &holder, "sh", "-c", "echo before > /data/f && sync"]);
+    let loops_before = loops_of(&image);
+    assert_eq!(loops_before.len(), 1, "one loop device: {loops_before:?}");
+
+    p.docker.ok(&["plugin", "disable", "-f", &p.alias]);
+    p.docker.ok(&["plugin", "enable", &p.alias]);
+    assert_eq!(
+        p.run_sh(&vol, "cat /data/f; echo after >> /data/f; sync"),
+        "before",
+        "a second container after the restart sees the first one's data"
+    );
+    assert_eq!(
+        loops_of(&image),
+        loops_before,
+        "the restarted plugin reused the loop device"
+    );
+    assert_eq!(
+        s.docker.ok(&["exec", &holder, "cat", "/data/f"]),
+        "before\nafter",
+        "the first container sees the second's write: one filesystem"
+    );
+    s.docker.ok(&["rm", "-f", &holder]);
+    s.docker.ok(&["volume", "rm", &vol]);
+    p.volumes.borrow_mut().clear();
+    assert!(!image.exists(), "volume rm removed the image");
+    let leftover = wait_until(Duration::from_secs(10), || loops_of(&image).is_empty());
+    assert!(
+        leftover,
+        "the loop device is detached once no one uses it: {:?}",
+        loops_of(&image)
+    );
+}
+
+/// The loop devices whose backing file is `image` (or was: deleted).
+fn loops_of(image: &Path) -> Vec<String> {
+    let name = image.file_name().unwrap().to_string_lossy().to_string();
+    let out = std::process::Command::new("losetup")
+        .args(["--list", "--noheadings", "--output", "NAME,BACK-FILE"])
+        .output()
+        .expect("losetup");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&name))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
 }
 
 /// The EBS plugin as instance i-a (us-east-1a) of the simulated region.

@@ -48,7 +48,7 @@ pub fn detach(device: &Path, image: &Path) -> Result<()> {
     let _guard = LOOP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     match backing_file(device)? {
         // "(deleted)": the kernel's mark for a backing file since unlinked.
-        Some(file) if file == image || file == deleted(image) => {
+        Some(file) if file == image || file == deleted(image) || same_file(device, image)? => {
             tools::run("losetup", &["--detach".as_ref(), device.as_os_str()])?;
             tracing::info!(image = %image.display(), device = %device.display(), "detached loop device");
         }
@@ -59,6 +59,33 @@ pub fn detach(device: &Path, image: &Path) -> Result<()> {
         None => {}
     }
     Ok(())
+}
+
+/// Whether `device` is attached to the very file `image` is, by device
+/// and inode. The path sysfs shows is the one the attaching process saw:
+/// a plugin restarted in a new mount namespace (`docker plugin disable -f`,
+/// then `enable`) sees its own device under another path.
+fn same_file(device: &Path, image: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(image) else {
+        return Ok(false);
+    };
+    let args = [
+        "--list".as_ref(),
+        "--noheadings".as_ref(),
+        "--output".as_ref(),
+        "BACK-INO,BACK-MAJ:MIN".as_ref(),
+        device.as_os_str(),
+    ];
+    let dev = meta.dev();
+    let expected = format!(
+        "{} {}:{}",
+        meta.ino(),
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    let listed = tools::run("losetup", &args)?;
+    Ok(listed.split_whitespace().collect::<Vec<_>>().join(" ") == expected)
 }
 
 /// Make the loop device pick up a new size of its backing file.
@@ -105,4 +132,34 @@ fn first_line(text: &str) -> Option<PathBuf> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::testutil::require_loop;
+
+    /// Another path to the same file (here a hard link; in a restarted
+    /// plugin, the path its new mount namespace gives) still detaches;
+    /// a different file with the same content does not.
+    #[test]
+    fn detach_matches_the_file_not_its_path() {
+        let Some(scratch) = require_loop("detach_matches_the_file_not_its_path") else {
+            return;
+        };
+        let image = scratch.image("vol.img", 16).canonicalize().unwrap();
+        let linked = scratch.path().join("linked.img");
+        std::fs::hard_link(&image, &linked).unwrap();
+        let other = scratch.image("other.img", 16);
+        let device = attach(&image).unwrap();
+
+        detach(&device, &other).unwrap();
+        assert_eq!(backing_loop(&image).unwrap(), Some(device.clone()));
+        detach(&device, &linked).unwrap();
+        let left = backing_file(&device).unwrap();
+        assert!(
+            left.is_none() || left.as_deref() != Some(image.as_path()),
+            "detached through the other path: {left:?}"
+        );
+    }
 }
