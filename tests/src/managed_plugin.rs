@@ -32,7 +32,9 @@ impl Registry {
             .map(PathBuf::from)
             .find(|p| p.exists())
         else {
-            eprintln!("SKIPPED: no docker-registry (apt-get install docker-registry; tests/setup does)");
+            eprintln!(
+                "SKIPPED: no docker-registry (apt-get install docker-registry; tests/setup does)"
+            );
             return None;
         };
         let dir = tempfile::Builder::new()
@@ -198,7 +200,12 @@ impl<'a> Installed<'a> {
 
     /// `docker plugin create NAME DIR`, `set` SETTINGS, `enable`: a build
     /// used in place, without a registry.
-    pub fn create(docker: &'a Docker, dir: &Path, name: &str, settings: &[String]) -> Installed<'a> {
+    pub fn create(
+        docker: &'a Docker,
+        dir: &Path,
+        name: &str,
+        settings: &[String],
+    ) -> Installed<'a> {
         remove_plugin(docker, name);
         docker.ok(&["plugin", "create", name, dir.to_str().unwrap()]);
         let installed = Installed {

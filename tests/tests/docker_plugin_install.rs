@@ -58,7 +58,11 @@ fn lifecycle(p: &Installed, published: &Published, vol: &str, opts: &[&str], mou
     assert_eq!(driver, format!("{}:latest", p.alias));
     if mountable {
         p.run_sh(vol, "echo kept > /data/f && sync");
-        assert_eq!(p.run_sh(vol, "cat /data/f"), "kept", "a second container reads");
+        assert_eq!(
+            p.run_sh(vol, "cat /data/f"),
+            "kept",
+            "a second container reads"
+        );
         let holder = format!("{vol}-holder");
         p.hold(&holder, vol);
         let refused = p.docker.fails(&["plugin", "disable", &p.alias]);
@@ -76,7 +80,9 @@ fn lifecycle(p: &Installed, published: &Published, vol: &str, opts: &[&str], mou
             refused.describe()
         );
     }
-    let refused = p.docker.fails(&["plugin", "set", &p.alias, "BALLAST_LOG=debug"]);
+    let refused = p
+        .docker
+        .fails(&["plugin", "set", &p.alias, "BALLAST_LOG=debug"]);
     assert!(
         refused.stderr.contains("enabled") || refused.stderr.contains("active"),
         "set is refused on an enabled plugin: {}",
@@ -87,16 +93,24 @@ fn lifecycle(p: &Installed, published: &Published, vol: &str, opts: &[&str], mou
     let layers_before = p.inspect("{{json .Config.Rootfs.DiffIds}}");
     published.publish_second(p.docker);
     p.docker.ok(&["plugin", "disable", "-f", &p.alias]);
-    p.docker.ok(&["plugin", "set", &p.alias, "BALLAST_LOG=debug"]);
+    p.docker
+        .ok(&["plugin", "set", &p.alias, "BALLAST_LOG=debug"]);
     // Without a remote: the reference it was installed from, now newer.
-    p.docker.ok(&["plugin", "upgrade", "--grant-all-permissions", &p.alias]);
+    p.docker
+        .ok(&["plugin", "upgrade", "--grant-all-permissions", &p.alias]);
     // dockerd 20.10 shows the mount source set before the upgrade but runs
     // the new config's default (plugins-dist/NOTES.md): set it again.
-    let source = p.inspect(r#"{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}"#);
-    p.docker.ok(&["plugin", "set", &p.alias, &format!("state.source={source}")]);
+    let source =
+        p.inspect(r#"{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}"#);
+    p.docker
+        .ok(&["plugin", "set", &p.alias, &format!("state.source={source}")]);
     let started = Instant::now();
     p.docker.ok(&["plugin", "enable", &p.alias]);
-    eprintln!("{}: enable after upgrade took {:?}", p.alias, started.elapsed());
+    eprintln!(
+        "{}: enable after upgrade took {:?}",
+        p.alias,
+        started.elapsed()
+    );
     assert_eq!(p.inspect("{{.PluginReference}}"), published.reference);
     assert_ne!(
         p.inspect("{{json .Config.Rootfs.DiffIds}}"),
@@ -186,7 +200,9 @@ fn local_plugin_forced_off_under_a_container_and_back() {
     );
     let vol = volume("forced");
     p.create_volume(&vol, &["size=64MiB"]);
-    let image = state.path().join(format!("backends/local/images/{vol}.img"));
+    let image = state
+        .path()
+        .join(format!("backends/local/images/{vol}.img"));
     let holder = format!("{vol}-holder");
     p.hold(&holder, &vol);
     s.docker
@@ -271,7 +287,9 @@ fn ebs_plugin_from_a_registry() {
     let mut answers = Vec::new();
     let mut read = String::new();
     let done = wait_until(Duration::from_secs(120), || {
-        let out = s.docker.run(&["run", "--rm", "-v", &mount, image, "cat", "/data/f"]);
+        let out = s
+            .docker
+            .run(&["run", "--rm", "-v", &mount, image, "cat", "/data/f"]);
         if out.success() {
             read = out.stdout.trim().to_string();
             return true;
@@ -280,7 +298,9 @@ fn ebs_plugin_from_a_registry() {
         false
     });
     assert!(done, "the relocation did not finish: {answers:#?}");
-    let first = answers.first().expect("the first mount answers the retry error");
+    let first = answers
+        .first()
+        .expect("the first mount answers the retry error");
     assert!(
         first.contains("relocating") && first.contains("retry the mount"),
         "the retry error while relocating: {first}"

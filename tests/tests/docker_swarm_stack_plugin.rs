@@ -129,7 +129,13 @@ volumes:
             == "first"
     });
     assert!(written, "the first task wrote /data/first");
-    docker.ok(&["exec", &first, "sh", "-c", "echo second > /data/update && sync"]);
+    docker.ok(&[
+        "exec",
+        &first,
+        "sh",
+        "-c",
+        "echo second > /data/update && sync",
+    ]);
     let status = docker.ok(&[
         "volume",
         "inspect",

@@ -273,7 +273,10 @@ mod tests {
         .unwrap();
         let gcepd = &config.backends["gcepd"];
         assert_eq!(gcepd.http.allow, vec!["http://127.0.0.1:4566".to_string()]);
-        assert!(gcepd.http.allow_loopback, "a loopback endpoint named is allowed");
+        assert!(
+            gcepd.http.allow_loopback,
+            "a loopback endpoint named is allowed"
+        );
         assert!(!gcepd.http.allow_private);
         let gce = &gcepd.http.credentials["gce"];
         assert_eq!(gce.provider, CredentialProvider::GceMetadata);
