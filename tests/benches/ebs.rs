@@ -12,9 +12,9 @@
 //!    beside what REX-Ray's polling schedule would take for the same
 //!    delays (status polls after 100 ms × 2^i, device polls every 500 ms).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ballast_tests::bench::{median, ms, over, rexray_seen};
+use ballast_tests::bench::{self, median, ms, over, rexray_seen};
 use ballast_tests::cloud::{PluginCalls, SimCloud};
 use ballast_tests::serve::BallastServe;
 use cloudsim::delays::Delays;
@@ -100,9 +100,9 @@ fn measure(cloud: &SimCloud, host: &BallastServe, prefix: &str, rounds: usize) -
     for i in 0..rounds {
         let name = format!("{prefix}{i}");
         let timed = |slot: &mut Vec<Duration>, f: &dyn Fn() -> Result<(), String>| {
-            let start = Instant::now();
-            f().unwrap_or_else(|e| panic!("{name}: {e}"));
-            slot.push(start.elapsed());
+            slot.push(bench::timed(|| {
+                f().unwrap_or_else(|e| panic!("{name}: {e}"))
+            }));
         };
         timed(&mut times[0], &|| host.create(&name, &[("size", "1")]));
         timed(&mut times[1], &|| host.mount(&name, "a").map(drop));

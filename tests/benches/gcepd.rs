@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use ballast::capabilities::http::Http;
 use ballast::config::{BackendConfig, CredentialProvider, HttpConfig, HttpCredential};
 use ballast::runtime::bindings::ballast::backend::http::Request;
-use ballast_tests::bench::{median, ms, over, rexray_seen};
+use ballast_tests::bench::{self, median, ms, over, rexray_seen};
 use ballast_tests::cloud::{PluginCalls, SimCloud, with_gce_instances};
 use ballast_tests::serve::BallastServe;
 use cloudsim::delays::Delays;
@@ -136,9 +136,9 @@ fn measure(one: &BallastServe, two: &BallastServe, prefix: &str, rounds: usize) 
     for i in 0..rounds {
         let name = format!("{prefix}{i}");
         let timed = |slot: &mut Vec<Duration>, f: &dyn Fn() -> Result<(), String>| {
-            let start = Instant::now();
-            f().unwrap_or_else(|e| panic!("{name}: {e}"));
-            slot.push(start.elapsed());
+            slot.push(bench::timed(|| {
+                f().unwrap_or_else(|e| panic!("{name}: {e}"))
+            }));
         };
         timed(&mut times[0], &|| one.create(&name, &[]));
         timed(&mut times[1], &|| match one.get(&name) {

@@ -1,7 +1,8 @@
-//! Ballast's managed plugins as dockerd runs them: rootfs sizes, how long
-//! `docker plugin enable` takes (the plugin starting until its socket
-//! answers), and a volume's lifecycle through dockerd, which cuts each
-//! call at 30 s once a plugin is enabled. Printed, not asserted.
+//! Ballast's managed plugins as dockerd runs them: rootfs sizes, the
+//! plugin process's own start (outside Docker), how long `docker plugin
+//! enable` takes (dockerd starting the plugin until its socket answers),
+//! and a volume's lifecycle through dockerd, which cuts each call at 30 s
+//! once a plugin is enabled. Printed, not asserted.
 //!
 //!     cargo build --profile bench -p ballast   # the binary the plugins hold
 //!     cargo bench -p ballast-tests --bench managed_plugins     (as root)
@@ -10,11 +11,14 @@
 //! uses s3s-fs; efs is built and sized only (its volumes cannot be
 //! mounted here: no NFS client).
 
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ballast_tests::bench::{median, ms};
+use ballast_tests::bench::{median, ms, timed};
 use ballast_tests::cloud::{SimCloud, with_gce_instances};
-use ballast_tests::docker::Docker;
+use ballast_tests::docker::{Docker, signal, wait_until};
 use ballast_tests::managed_plugin::{
     Installed, build, by_id_in_plugin, ebs_settings, remove_leftover_plugins, state_dir,
     state_setting,
@@ -41,6 +45,11 @@ fn main() {
         .map(|b| (b, build(b, out.path())))
         .collect();
     let dir = |backend: &str| dirs.iter().find(|(b, _)| *b == backend).unwrap().1.clone();
+    println!();
+    println!(
+        "local plugin process, start until its socket accepts (module cache hit): {}",
+        ms(process_ready(&dir("local")))
+    );
     println!();
     println!(
         "{:<7} {:>12} {:>10} {:>10} {:>10} {:>12} {:>10}",
@@ -137,8 +146,40 @@ fn measure(p: &Installed, opts: &[&str]) {
     );
 }
 
-fn timed(f: impl FnOnce()) -> Duration {
-    let started = Instant::now();
-    f();
-    started.elapsed()
+/// The plugin process's own start, outside Docker: the rootfs's binary in
+/// managed mode with the rootfs's module cache, until its socket accepts
+/// (median of [`ENABLES`] starts). Stopped with SIGTERM each time.
+fn process_ready(plugin_dir: &Path) -> Duration {
+    let rootfs = plugin_dir.join("rootfs");
+    let mut starts = Vec::new();
+    for _ in 0..ENABLES {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("plugins/ballast.sock");
+        let started = Instant::now();
+        let mut child = Command::new(rootfs.join("usr/bin/ballast"))
+            .args(["serve", "--managed", "local"])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("BALLAST_LOG", "warn")
+            .env("BALLAST_CACHE_DIR", rootfs.join("var/lib/ballast/cache"))
+            .env("BALLAST_DATA_DIR", dir.path().join("state"))
+            .env("BALLAST_PLUGIN__SOCKET_DIR", dir.path().join("plugins"))
+            .env("BALLAST_PLUGIN__MOUNT_ROOT", dir.path().join("volumes"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the plugin's binary");
+        let ready = wait_until(Duration::from_secs(20), || {
+            UnixStream::connect(&socket).is_ok()
+        });
+        starts.push(started.elapsed());
+        signal(child.id(), 15);
+        let _ = child.wait();
+        assert!(
+            ready,
+            "the plugin's binary never served {}",
+            socket.display()
+        );
+    }
+    median(starts)
 }

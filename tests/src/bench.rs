@@ -25,6 +25,13 @@ pub fn over(total: Duration, delay: Duration) -> i64 {
     total.as_millis() as i64 - delay.as_millis() as i64
 }
 
+/// How long `f` took.
+pub fn timed(f: impl FnOnce()) -> Duration {
+    let started = std::time::Instant::now();
+    f();
+    started.elapsed()
+}
+
 /// Milliseconds with one decimal, for printing.
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)

@@ -429,13 +429,7 @@ impl Docker {
     pub fn ensure() -> Option<Docker> {
         match Self::try_ensure() {
             Ok(docker) => Some(docker),
-            Err(Skip(reason)) => {
-                if std::env::var_os("BALLAST_E2E_REQUIRED").is_some_and(|v| v != "0") {
-                    panic!("Docker end-to-end test cannot run: {reason}");
-                }
-                eprintln!("SKIPPED: Docker end-to-end test: {reason}");
-                None
-            }
+            Err(Skip(reason)) => crate::skip("Docker end-to-end test", &reason),
         }
     }
 
@@ -625,6 +619,30 @@ impl Docker {
     /// Service `name` is removed (and its tasks awaited) when this is dropped.
     pub fn track_service(&self, name: &str) {
         self.tracked.lock().unwrap().services.push(name.to_string());
+    }
+
+    /// The running task container of swarm `service` other than `not`
+    /// ("": any), waited for up to 120 s.
+    pub fn running_task(&self, service: &str, not: &str) -> String {
+        let label = format!("label=com.docker.swarm.service.name={service}");
+        let mut id = String::new();
+        let found = wait_until(Duration::from_secs(120), || {
+            let out = self.run(&["ps", "-q", "--filter", &label, "--filter", "status=running"]);
+            id = out
+                .stdout
+                .lines()
+                .find(|l| !l.is_empty() && *l != not)
+                .unwrap_or_default()
+                .to_string();
+            !id.is_empty()
+        });
+        if !found {
+            let tasks = self.run(&["service", "ps", "--no-trunc", service]).stdout;
+            self.fail(&format!(
+                "no running task of {service} other than {not:?} within 120s; docker service ps:\n{tasks}"
+            ));
+        }
+        id
     }
 
     /// Makes this engine a swarm manager. Returns whether this call did it

@@ -61,6 +61,31 @@ pub async fn load_error(dir: &Path, toml: &str) -> String {
 }
 pub mod plugin;
 
+/// Whether a part this machine lacks fails a test instead of skipping it:
+/// CI sets `BALLAST_E2E_REQUIRED=1`, so a missing install step shows.
+pub fn e2e_required() -> bool {
+    std::env::var_os("BALLAST_E2E_REQUIRED").is_some_and(|v| v != "0")
+}
+
+/// `None` after printing why `test` is skipped, or a panic when
+/// [`e2e_required`].
+pub fn skip<T>(test: &str, reason: &str) -> Option<T> {
+    assert!(
+        !e2e_required(),
+        "{test} cannot run: {reason} (BALLAST_E2E_REQUIRED=1)"
+    );
+    eprintln!("SKIPPED {test}: {reason}");
+    None
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// True when the tests may use loop devices and mount(2); prints why not.
 pub fn can_mount(test: &str) -> bool {
     let root = std::fs::read_to_string("/proc/self/status")

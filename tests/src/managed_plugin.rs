@@ -4,7 +4,7 @@
 //! from it with settings. [`Installed`] removes what a test made — its
 //! containers, volumes, then the plugin — when dropped, failed or not.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -24,24 +24,24 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Started and answering, or `None` (reason printed) without the
-    /// `docker-registry` package (tests/setup installs it).
+    /// Started and answering, or `None` (reason printed; a failure when
+    /// required) without the `docker-registry` package.
     pub fn start() -> Option<Registry> {
         let Some(bin) = ["/usr/bin/docker-registry", "/usr/bin/registry"]
             .into_iter()
             .map(PathBuf::from)
             .find(|p| p.exists())
         else {
-            eprintln!(
-                "SKIPPED: no docker-registry (apt-get install docker-registry; tests/setup does)"
+            return crate::skip(
+                "plugin registry",
+                "no docker-registry (apt-get install docker-registry; tests/setup does)",
             );
-            return None;
         };
         let dir = tempfile::Builder::new()
             .prefix("ballast-registry-")
             .tempdir()
             .expect("temp dir for the registry");
-        let addr = free_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
@@ -81,11 +81,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().unwrap()
 }
 
 pub fn repo_root() -> PathBuf {
@@ -170,6 +165,17 @@ pub struct Installed<'a> {
 }
 
 impl<'a> Installed<'a> {
+    /// Guards `name` (a leftover of that name is removed first).
+    fn new(docker: &'a Docker, name: &str) -> Installed<'a> {
+        remove_plugin(docker, name);
+        Installed {
+            docker,
+            alias: name.into(),
+            containers: Default::default(),
+            volumes: Default::default(),
+        }
+    }
+
     /// `docker plugin install --alias ALIAS REFERENCE SETTINGS…`, which
     /// also enables it; the settings include `state.source`.
     pub fn install(
@@ -178,13 +184,7 @@ impl<'a> Installed<'a> {
         alias: &str,
         settings: &[String],
     ) -> Installed<'a> {
-        remove_plugin(docker, alias);
-        let installed = Installed {
-            docker,
-            alias: alias.into(),
-            containers: Default::default(),
-            volumes: Default::default(),
-        };
+        let installed = Installed::new(docker, alias);
         let mut args = vec![
             "plugin",
             "install",
@@ -206,14 +206,8 @@ impl<'a> Installed<'a> {
         name: &str,
         settings: &[String],
     ) -> Installed<'a> {
-        remove_plugin(docker, name);
+        let installed = Installed::new(docker, name);
         docker.ok(&["plugin", "create", name, dir.to_str().unwrap()]);
-        let installed = Installed {
-            docker,
-            alias: name.into(),
-            containers: Default::default(),
-            volumes: Default::default(),
-        };
         let mut args = vec!["plugin", "set", name];
         args.extend(settings.iter().map(String::as_str));
         docker.ok(&args);
@@ -284,9 +278,8 @@ fn remove_plugin(docker: &Docker, name: &str) {
 pub fn remove_leftover_plugins(docker: &Docker) {
     let out = docker.run(&["plugin", "ls", "--format", "{{.Name}}"]);
     for name in out.stdout.lines() {
-        let last = name.rsplit('/').nth(1).unwrap_or(name);
-        let first = name.split('/').next().unwrap_or(name);
-        let stale = [first, last].into_iter().any(|part| {
+        // `e2e-<pid>-…`, `e2e-<pid>/…` or `<registry>/e2e-<pid>/…`.
+        let stale = name.split('/').any(|part| {
             part.strip_prefix(PREFIX)
                 .and_then(|rest| rest.split(['-', ':']).next())
                 .and_then(|pid| pid.parse::<u32>().ok())

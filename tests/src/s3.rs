@@ -10,7 +10,7 @@
 //! Both take the static keys [`ACCESS_KEY`]/[`SECRET_KEY`] and path-style
 //! requests.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,15 +66,10 @@ impl S3Server {
     /// a failure.
     pub fn fast(test: &str) -> Option<S3Server> {
         let Some(bin) = s3s_fs_bin() else {
-            assert!(
-                std::env::var("BALLAST_E2E_REQUIRED").as_deref() != Ok("1"),
-                "{test}: s3s-fs is not installed (tests/setup installs it) and BALLAST_E2E_REQUIRED=1"
-            );
-            eprintln!("SKIPPED {test}: s3s-fs is not installed (run tests/setup)");
-            return None;
+            return crate::skip(test, "s3s-fs is not installed (tests/setup installs it)");
         };
         let root = tempfile::tempdir().expect("a directory for s3s-fs");
-        let port = free_port();
+        let port = crate::free_port();
         let child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
@@ -278,14 +273,6 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_listening(port: u16, what: &str) {

@@ -8,31 +8,6 @@ use std::time::Duration;
 
 use ballast_tests::docker::{E2e, wait_until};
 
-/// The running task container of `service` (bounded wait).
-fn task_container(e2e: &E2e, service: &str) -> String {
-    let label = format!("label=com.docker.swarm.service.name={service}");
-    let mut id = String::new();
-    let found = wait_until(Duration::from_secs(120), || {
-        id = e2e
-            .docker
-            .run(&["ps", "-q", "--filter", &label, "--filter", "status=running"])
-            .stdout
-            .trim()
-            .to_string();
-        !id.is_empty()
-    });
-    if !found {
-        let tasks = e2e
-            .docker
-            .run(&["service", "ps", "--no-trunc", service])
-            .stdout;
-        e2e.docker.fail(&format!(
-            "no running task of service {service} after 120s; docker service ps:\n{tasks}"
-        ));
-    }
-    id.lines().next().unwrap().to_string()
-}
-
 /// Removes `service` and waits until its containers are gone.
 fn remove_service(e2e: &E2e, service: &str) {
     e2e.ok(&["service", "rm", service]);
@@ -115,7 +90,7 @@ fn service_removed_and_recreated_finds_its_data() {
     };
 
     create("echo from-first-service > /data/f && sync && exec sleep 3600");
-    let task = task_container(&e2e, &service);
+    let task = e2e.docker.running_task(&service, "");
     wait_for_output(&e2e, &task, "cat /data/f", "from-first-service");
     e2e.assert_in_use(&vol, "with the first service's task running");
     let listed = e2e.ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]);
@@ -136,7 +111,7 @@ fn service_removed_and_recreated_finds_its_data() {
     e2e.assert_released(&vol, "after the first service was removed");
 
     create("cat /data/f > /data/seen && echo second >> /data/seen && sync && exec sleep 3600");
-    let task = task_container(&e2e, &service);
+    let task = e2e.docker.running_task(&service, "");
     wait_for_output(&e2e, &task, "cat /data/seen", "from-first-service\nsecond");
     e2e.assert_in_use(&vol, "with the second service's task running");
     remove_service(&e2e, &service);

@@ -37,29 +37,6 @@ impl Drop for Stack<'_> {
     }
 }
 
-/// The running task container of `service` other than `not` (bounded wait).
-fn running_task(docker: &Docker, service: &str, not: &str) -> String {
-    let label = format!("label=com.docker.swarm.service.name={service}");
-    let mut id = String::new();
-    let found = wait_until(Duration::from_secs(120), || {
-        let out = docker.run(&["ps", "-q", "--filter", &label, "--filter", "status=running"]);
-        id = out
-            .stdout
-            .lines()
-            .find(|l| !l.is_empty() && *l != not)
-            .unwrap_or_default()
-            .to_string();
-        !id.is_empty()
-    });
-    if !found {
-        let tasks = docker.run(&["service", "ps", "--no-trunc", service]).stdout;
-        docker.fail(&format!(
-            "no new running task of {service} within 120s; docker service ps:\n{tasks}"
-        ));
-    }
-    id
-}
-
 #[test]
 fn stack_with_a_ballast_ebs_volume_keeps_its_data_across_a_forced_update() {
     let Some(docker) = Docker::ensure() else {
@@ -120,7 +97,7 @@ volumes:
         &stack,
     ]);
     let service = format!("{stack}_db");
-    let first = running_task(&docker, &service, "");
+    let first = docker.running_task(&service, "");
     let written = wait_until(Duration::from_secs(60), || {
         docker
             .run(&["exec", &first, "cat", "/data/first"])
@@ -149,7 +126,7 @@ volumes:
     );
 
     docker.ok(&["service", "update", "--force", "--detach", &service]);
-    let second = running_task(&docker, &service, &first);
+    let second = docker.running_task(&service, &first);
     assert_ne!(second, first, "the update replaced the task's container");
     let read = docker.ok(&["exec", &second, "cat", "/data/first", "/data/update"]);
     assert_eq!(
