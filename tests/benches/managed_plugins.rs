@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ballast_tests::bench::{median, ms, timed};
 use ballast_tests::cloud::{SimCloud, with_gce_instances};
-use ballast_tests::docker::{Docker, signal, wait_until};
+use ballast_tests::docker::{Docker, signal};
 use ballast_tests::managed_plugin::{
     Installed, build, by_id_in_plugin, ebs_settings, remove_leftover_plugins, state_dir,
     state_setting,
@@ -169,9 +169,18 @@ fn process_ready(plugin_dir: &Path) -> Duration {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting the plugin's binary");
-        let ready = wait_until(Duration::from_secs(20), || {
-            UnixStream::connect(&socket).is_ok()
-        });
+        // Polled every millisecond: wait_until's 100 ms step would be the
+        // figure.
+        let deadline = started + Duration::from_secs(20);
+        let ready = loop {
+            if UnixStream::connect(&socket).is_ok() {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
         starts.push(started.elapsed());
         signal(child.id(), 15);
         let _ = child.wait();
